@@ -1,0 +1,48 @@
+"""The ``srx`` command: a thin Typer shell; each sub-command lives in its own module."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .._version import __version__
+from .zero_shot import HELP as ZERO_SHOT_HELP
+from .zero_shot import zero_shot
+
+app = typer.Typer(
+    name="srx",
+    help="Real-world image super-resolution: zero-shot DualSR, pretrained DADA/DASR/DDNSR, benchmarks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        print(f"srx {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", "-V", help="Show the srx version and exit.", callback=_show_version, is_eager=True),
+    ] = False,
+) -> None:
+    """Real-world image super-resolution from the command line.
+
+    srx zero-shot trains DualSR on each photo itself (no weights needed); see srx COMMAND --help.
+    """
+
+
+app.command("zero-shot", help=ZERO_SHOT_HELP, no_args_is_help=True)(zero_shot)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point. Commands map user errors to exit code 2 themselves (``_common.user_errors``)."""
+    app(args=argv, prog_name="srx")

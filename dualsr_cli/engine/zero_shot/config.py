@@ -1,0 +1,78 @@
+"""Settings of one DualSR zero-shot run. Defaults are the official code's (reference ``dualsr.md`` §2, §5)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from ...errors import ConfigError
+
+DEFAULT_ITERS = 3000
+HR_CROP = 128
+MIN_HR_CROP = 64
+TRAINING_BORDER = 10
+# An image must leave at least a MIN_HR_CROP square after the 10-pixel training border on each side.
+MIN_IMAGE_SIDE = MIN_HR_CROP + 2 * TRAINING_BORDER
+MAX_INPUT_MEGAPIXELS = 40.0
+
+
+@dataclass(frozen=True)
+class OfficialQuirks:
+    """Behaviours of the official code that change results; all on by default for faithfulness.
+
+    ``--corrected`` on the CLI turns every one of them off.
+    """
+
+    channel_sum_bicubic: bool = True  # L_bic target is the R+G+B sum of the bicubic downscale
+    stale_fake_lr: bool = True  # D trains on G_DN(y) from before this iteration's G_DN update
+    offset_lr_schedule: bool = True  # G_DN/D_DN lr steps one iteration after G_UP's
+    truncated_imresize: bool = True  # Python imresize clone truncates instead of mirroring at top/left
+
+    @classmethod
+    def corrected(cls) -> OfficialQuirks:
+        return cls(False, False, False, False)
+
+    def names_on(self) -> list[str]:
+        return [name for name, on in asdict(self).items() if on]
+
+
+@dataclass(frozen=True)
+class ZeroShotConfig:
+    """One DualSR run per image: scale, schedule length, loss weights, optimiser and runtime settings."""
+
+    scale: int = 2
+    iters: int = DEFAULT_ITERS
+    seed: int = 0
+    lambda_cycle: float = 5.0
+    lambda_interp: float = 2.0
+    lambda_regularization: float = 2.0
+    lr_g_up: float = 1e-3
+    lr_g_dn: float = 2e-4
+    lr_d_dn: float = 2e-4
+    beta1: float = 0.5
+    batch_size: int = 2
+    hr_crop: int = HR_CROP
+    quirks: OfficialQuirks = field(default_factory=OfficialQuirks)
+    device: str = "auto"
+    tile: int | None = None  # LR tile side for inference; None = automatic, 0 = untiled
+    channels_last: bool = True
+
+    def __post_init__(self) -> None:
+        if self.scale != 2:
+            raise ConfigError(
+                f"--scale {self.scale} is not supported yet: DualSR zero-shot is x2 only "
+                "(the official networks are built for x2; x4 is planned)"
+            )
+        if self.iters < 1:
+            raise ConfigError(f"--iters must be at least 1 (got {self.iters})")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch size must be at least 1 (got {self.batch_size})")
+        if self.hr_crop < MIN_HR_CROP or self.hr_crop % 4:
+            raise ConfigError(f"HR crop must be a multiple of 4 and at least {MIN_HR_CROP} (got {self.hr_crop})")
+        for name in ("lambda_cycle", "lambda_interp", "lambda_regularization"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be non-negative")
+        if self.tile is not None and self.tile < 0:
+            raise ConfigError(f"--tile must be 0 (off) or a positive size (got {self.tile})")
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,89 @@
+"""Input discovery and output naming, shared by every command that takes IMAGE_OR_DIR arguments."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ImageReadError, ImageWriteError
+from .image_io import SUPPORTED_EXTENSIONS
+
+
+@dataclass
+class InputListing:
+    """Images to process, in order, and what was skipped on the way (one message each)."""
+
+    images: list[Path] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def is_image_name(path: Path) -> bool:
+    return path.suffix.lower() in SUPPORTED_EXTENSIONS
+
+
+def list_inputs(paths: Iterable[str | os.PathLike]) -> InputListing:
+    """Expand files and folders into a sorted list of images (folders are not recursed).
+
+    A missing path or a folder without images is an error; non-images and sub-folders inside a folder
+    are skipped with a message. Explicit file arguments keep their order; each folder is sorted by name.
+    """
+    listing = InputListing()
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise ImageReadError(f"input not found: '{path}'")
+        if path.is_dir():
+            found = []
+            for entry in sorted(path.iterdir(), key=lambda p: p.name):
+                if entry.is_dir():
+                    listing.skipped.append(f"skipping sub-folder '{entry}' (folders are not searched recursively)")
+                elif entry.name.startswith("."):
+                    continue
+                elif is_image_name(entry):
+                    found.append(entry)
+                else:
+                    listing.skipped.append(f"skipping '{entry}': not a supported image type")
+            if not found:
+                supported = ", ".join(SUPPORTED_EXTENSIONS)
+                raise ImageReadError(f"no images found in folder '{path}' (looked for {supported})")
+            listing.images.extend(found)
+        else:
+            listing.images.append(path)
+    return listing
+
+
+def is_file_target(out: Path) -> bool:
+    """An --out ending in an image extension names a file; anything else names a folder."""
+    return is_image_name(out) and not out.is_dir()
+
+
+def plan_outputs(images: list[Path], out: Path, suffix: str, ext: str = ".png") -> list[Path]:
+    """Output path per input: ``out/<stem><suffix><ext>``, or ``out`` itself for a single input file.
+
+    Refuses a plan that would overwrite an input or write two inputs to one file.
+    """
+    if is_file_target(out):
+        if len(images) != 1:
+            raise ImageWriteError(f"--out '{out}' names a file but {len(images)} images were given; pass a folder")
+        targets = [out]
+    else:
+        targets = [out / f"{image.stem}{suffix}{ext}" for image in images]
+    resolved_inputs = {image.resolve() for image in images}
+    seen: dict[Path, Path] = {}
+    for image, target in zip(images, targets, strict=True):
+        resolved = target.resolve()
+        if resolved in resolved_inputs:
+            raise ImageWriteError(f"refusing to overwrite input '{image}' with its own output; choose another --out")
+        if resolved in seen:
+            raise ImageWriteError(
+                f"'{seen[resolved]}' and '{image}' would both be written to '{target}'; rename one of them"
+            )
+        seen[resolved] = image
+    return targets
+
+
+def shard(items: list, rank: int, world_size: int) -> list:
+    """Items of one rank: r, r + N, r + 2N, ... (rank 0 of 1 gets everything)."""
+    return items[rank::world_size]
