@@ -22,14 +22,17 @@ KERNEL_SIZE = 13  # receptive field of G_DN: 7 + 5 + 3 - 2
 
 
 def _bilinear_phase_kernels() -> torch.Tensor:
-    return torch.tensor(
-        [
-            [[[9.0, 3.0], [3.0, 1.0]]],
-            [[[3.0, 9.0], [1.0, 3.0]]],
-            [[[3.0, 1.0], [9.0, 3.0]]],
-            [[[1.0, 3.0], [3.0, 9.0]]],
-        ]
-    ) / 16.0
+    return (
+        torch.tensor(
+            [
+                [[[9.0, 3.0], [3.0, 1.0]]],
+                [[[3.0, 9.0], [1.0, 3.0]]],
+                [[[3.0, 1.0], [9.0, 3.0]]],
+                [[[1.0, 3.0], [3.0, 9.0]]],
+            ]
+        )
+        / 16.0
+    )
 
 
 class UpsamplerG(nn.Module):

@@ -21,13 +21,17 @@ from ._common import (
     write_json,
 )
 
-HELP = """\
-Super-resolve photos x2 with DualSR (Emad et al., WACV 2021), trained from scratch on each image.
-
-For every image srx trains an upsampler, a KernelGAN-style linear downsampler and a patch discriminator on crops of that image alone (no pretrained weights), then upscales it and exports the estimated blur kernel. Defaults reproduce the official code, including its quirks (see --corrected). A 3000-iteration run takes about 20 minutes per image on 2 CPU cores; --iters trades quality for time.
-
-Writes OUT/<stem>_x2.png (same bit depth, alpha and grayscale as the input) and OUT/<stem>_kernel_x2.mat (variable 'Kernel': the raw 13x13 correlation kernel, as DualSR saves it).
-"""
+HELP = "\n\n".join(
+    [
+        "Super-resolve photos x2 with DualSR (Emad et al., WACV 2021), trained from scratch on each image.",
+        "For every image srx trains an upsampler, a KernelGAN-style linear downsampler and a patch discriminator "
+        "on crops of that image alone (no pretrained weights), then upscales it and exports the estimated blur "
+        "kernel. Defaults reproduce the official code, including its quirks (see --corrected). A 3000-iteration "
+        "run takes about 20 minutes per image on 2 CPU cores; --iters trades quality for time.",
+        "Writes OUT/<stem>_x2.png (same bit depth, alpha and grayscale as the input) and "
+        "OUT/<stem>_kernel_x2.mat (variable 'Kernel': the raw 13x13 correlation kernel, as DualSR saves it).",
+    ]
+)
 
 
 def _match_companion(image: Path, source: Path | None, suffixes: tuple[str, ...], what: str) -> Path | None:
@@ -47,22 +51,34 @@ def _match_companion(image: Path, source: Path | None, suffixes: tuple[str, ...]
 
 def zero_shot(
     inputs: Annotated[
-        list[Path], typer.Argument(help="Image files and/or folders of images (sorted, not recursive).", show_default=False)
+        list[Path],
+        typer.Argument(help="Image files and/or folders of images (sorted, not recursive).", show_default=False),
     ],
     out: Annotated[
         Path,
-        typer.Option("--out", "-o", help="Output folder, or an output file name when there is one input.",
-                     rich_help_panel="Output"),
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output folder, or an output file name when there is one input.",
+            rich_help_panel="Output",
+        ),
     ] = Path("results"),
     scale: Annotated[int, typer.Option("--scale", "-s", help="Upscaling factor (only 2 for now).")] = 2,
-    iters: Annotated[int, typer.Option("--iters", help="Training iterations per image (paper: 3000).",
-                                       rich_help_panel="Training")] = 3000,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for weights and crop sampling.",
-                                      rich_help_panel="Training")] = 0,
-    lambda_cycle: Annotated[float, typer.Option("--lambda-cycle", help="Weight of both cycle-consistency losses.",
-                                                rich_help_panel="Training")] = 5.0,
-    lambda_interp: Annotated[float, typer.Option("--lambda-interp", help="Weight of the masked interpolation loss.",
-                                                 rich_help_panel="Training")] = 2.0,
+    iters: Annotated[
+        int,
+        typer.Option("--iters", help="Training iterations per image (paper: 3000).", rich_help_panel="Training"),
+    ] = 3000,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed for weights and crop sampling.", rich_help_panel="Training")
+    ] = 0,
+    lambda_cycle: Annotated[
+        float,
+        typer.Option("--lambda-cycle", help="Weight of both cycle-consistency losses.", rich_help_panel="Training"),
+    ] = 5.0,
+    lambda_interp: Annotated[
+        float,
+        typer.Option("--lambda-interp", help="Weight of the masked interpolation loss.", rich_help_panel="Training"),
+    ] = 2.0,
     corrected: Annotated[
         bool,
         typer.Option(
@@ -74,17 +90,29 @@ def zero_shot(
     ] = False,
     gt: Annotated[
         Path | None,
-        typer.Option("--gt", help="Ground-truth HR image (or folder, matched by name) -> Y-PSNR/SSIM.",
-                     rich_help_panel="Evaluation", show_default=False),
+        typer.Option(
+            "--gt",
+            help="Ground-truth HR image (or folder, matched by name) -> Y-PSNR/SSIM.",
+            rich_help_panel="Evaluation",
+            show_default=False,
+        ),
     ] = None,
     gt_kernel: Annotated[
         Path | None,
-        typer.Option("--gt-kernel", help="True blur kernel .mat (or folder of <stem>.mat) -> kernel error.",
-                     rich_help_panel="Evaluation", show_default=False),
+        typer.Option(
+            "--gt-kernel",
+            help="True blur kernel .mat (or folder of <stem>.mat) -> kernel error.",
+            rich_help_panel="Evaluation",
+            show_default=False,
+        ),
     ] = None,
     save_kernel: Annotated[
-        bool, typer.Option("--save-kernel", help="Also write a PNG picture of the estimated kernel.",
-                           rich_help_panel="Output")
+        bool,
+        typer.Option(
+            "--save-kernel",
+            help="Also write a PNG picture of the estimated kernel.",
+            rich_help_panel="Output",
+        ),
     ] = False,
     skip_existing: SkipExistingOption = False,
     device: DeviceOption = "auto",
@@ -94,7 +122,7 @@ def zero_shot(
 ) -> None:
     with user_errors():
         from ..engine.zero_shot.config import OfficialQuirks, ZeroShotConfig
-        from ..engine.zero_shot.pipeline import Hooks, zero_shot_image
+        from ..engine.zero_shot.pipeline import Hooks, validate_input, zero_shot_image
         from ..files import list_inputs, plan_outputs
         from ._progress import TrainingProgress
 
@@ -112,17 +140,37 @@ def zero_shot(
         for message in listing.skipped:
             warn(message)
         outputs = plan_outputs(listing.images, out, suffix=f"_x{scale}")
-        gts = [_match_companion(image, gt, (".png", ".jpg", ".tif", ".webp"), "ground truth") for image in listing.images]
+        gts = [
+            _match_companion(image, gt, (".png", ".jpg", ".tif", ".webp"), "ground truth") for image in listing.images
+        ]
         kernels = [_match_companion(image, gt_kernel, (".mat",), "ground-truth kernel") for image in listing.images]
+        for image, target in zip(listing.images, outputs, strict=True):  # fail before any training starts
+            if not (skip_existing and target.exists()):
+                validate_input(image)
 
-        summary = {"srx_version": __version__, "command": "zero-shot", "config": config.to_dict(), "images": []}
+        summary = {
+            "srx_version": __version__,
+            "command": "zero-shot",
+            "config": config.to_dict(),
+            "images": [],
+        }
         with TrainingProgress(quiet=quiet, total_images=len(listing.images)) as progress:
-            hooks = Hooks(on_start=progress.on_start, on_step=progress.on_step,
-                          on_inference=progress.on_inference, warn=warn)
+            hooks = Hooks(
+                on_start=progress.on_start,
+                on_step=progress.on_step,
+                on_inference=progress.on_inference,
+                warn=warn,
+            )
             for image, target, gt_file, kernel_file in zip(listing.images, outputs, gts, kernels, strict=True):
                 result = zero_shot_image(
-                    image, target, config, gt_path=gt_file, gt_kernel_path=kernel_file,
-                    kernel_png=save_kernel, skip_existing=skip_existing, hooks=hooks,
+                    image,
+                    target,
+                    config,
+                    gt_path=gt_file,
+                    gt_kernel_path=kernel_file,
+                    kernel_png=save_kernel,
+                    skip_existing=skip_existing,
+                    hooks=hooks,
                 )
                 _report(result, quiet)
                 summary["images"].append(result.__dict__)
@@ -147,7 +195,9 @@ def _report(result, quiet: bool) -> None:
     stdout.print(line)
     metrics = result.metrics
     if "psnr_y" in metrics:
-        stdout.print(f"  Y-PSNR {metrics['psnr_y']:.2f} dB   SSIM {metrics['ssim_y']:.4f}   (MATLAB convention, border 2)")
+        stdout.print(
+            f"  Y-PSNR {metrics['psnr_y']:.2f} dB   SSIM {metrics['ssim_y']:.4f}   (MATLAB convention, border 2)"
+        )
     if "kernel" in metrics:
         k = metrics["kernel"]
         stdout.print(

@@ -14,8 +14,6 @@ def y_channel_matlab(rgb: np.ndarray) -> np.ndarray:
     stored as single, then multiplied by 255 in single precision. Gray (H, W[, 1]) input is just scaled.
     """
     rgb = np.asarray(rgb, dtype=np.float64)
-    if rgb.ndim == 2 or rgb.shape[-1] == 1:
-        y = rgb.reshape(rgb.shape[:2])
-    else:
-        y = (16.0 + rgb @ _BT601_STUDIO) / 255.0
+    gray = rgb.ndim == 2 or rgb.shape[-1] == 1
+    y = rgb.reshape(rgb.shape[:2]) if gray else (16.0 + rgb @ _BT601_STUDIO) / 255.0
     return (y.astype(np.float32) * np.float32(255.0)).astype(np.float64)

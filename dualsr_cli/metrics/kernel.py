@@ -19,8 +19,12 @@ class KernelError:
     estimated_centre: tuple[float, float]
 
     def as_dict(self) -> dict:
-        return {"l2": self.l2, "mse": self.mse, "estimated_sum": self.estimated_sum,
-                "estimated_centre": list(self.estimated_centre)}
+        return {
+            "l2": self.l2,
+            "mse": self.mse,
+            "estimated_sum": self.estimated_sum,
+            "estimated_centre": list(self.estimated_centre),
+        }
 
 
 def aligned_kernel(kernel: np.ndarray, size: int, scale: int = 2) -> np.ndarray:

@@ -35,7 +35,7 @@ def cubic(t: np.ndarray) -> np.ndarray:
 
 def output_length(in_len: int, scale: float) -> int:
     """MATLAB: ceil(in_len * scale)."""
-    return int(math.ceil(in_len * scale))
+    return math.ceil(in_len * scale)
 
 
 @lru_cache(maxsize=64)
@@ -59,7 +59,7 @@ def resize_matrix(
     out_coords = np.arange(1, out_len + 1, dtype=np.float64)
     centres = out_coords / scale + 0.5 * (1.0 - 1.0 / scale)  # 1-based source positions
     left = np.floor(centres - width / 2.0)
-    taps = int(math.ceil(width)) + 2
+    taps = math.ceil(width) + 2
     one_based = left[:, None] + np.arange(taps)[None, :]
     weights = kernel(centres[:, None] - one_based)
     zero_based = one_based.astype(np.int64) - 1

@@ -26,7 +26,9 @@ def available_memory_bytes(device: torch.device) -> int:
         return 4 << 30
 
 
-def auto_tile_size(device: torch.device, bytes_per_lr_pixel: int, *, candidates=(1024, 768, 512, 384, 256, 192, 128)) -> int:
+def auto_tile_size(
+    device: torch.device, bytes_per_lr_pixel: int, *, candidates=(1024, 768, 512, 384, 256, 192, 128)
+) -> int:
     """Largest square LR tile whose activations fit in a quarter of the free memory (at most 1024)."""
     budget = available_memory_bytes(device) // 4
     for side in candidates:
@@ -54,7 +56,7 @@ def upscale_tiled(
 
     ``tile <= 0`` or an image no larger than one tile runs untiled. ``on_tile(done, total)`` reports progress.
     """
-    n, c, h, w = image.shape
+    n, _, h, w = image.shape
 
     def run(block: torch.Tensor) -> torch.Tensor:
         block = block.to(device)

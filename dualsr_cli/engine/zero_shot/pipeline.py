@@ -91,6 +91,14 @@ def check_input_size(width: int, height: int, path: Path) -> None:
         )
 
 
+def validate_input(path: Path) -> ImageData:
+    """Decode ``path`` fully and check its size; a folder run calls this for every image before training."""
+    check_input_size(*read_header(path), path)
+    image = read_image(path)
+    check_input_size(image.width, image.height, path)
+    return image
+
+
 def load_kernel_mat(path: Path) -> np.ndarray:
     """A 2-D kernel from a .mat file: variable ``Kernel`` (DualSR/KernelGAN), ``ker`` (BlindSR) or the only one."""
     from scipy.io import loadmat
@@ -106,7 +114,9 @@ def load_kernel_mat(path: Path) -> np.ndarray:
     if kernel is None and len(arrays) == 1:
         kernel = next(iter(arrays.values()))
     if kernel is None:
-        raise ImageReadError(f"cannot read kernel '{path}': no variable 'Kernel' (found: {', '.join(arrays) or 'none'})")
+        raise ImageReadError(
+            f"cannot read kernel '{path}': no variable 'Kernel' (found: {', '.join(arrays) or 'none'})"
+        )
     kernel = np.asarray(kernel, dtype=np.float64)
     if kernel.ndim != 2 or kernel.shape[0] != kernel.shape[1] or kernel.sum() <= 0:
         raise ImageReadError(f"cannot read kernel '{path}': expected a square 2-D kernel with positive sum")
@@ -173,16 +183,25 @@ def zero_shot_image(
 
     if skip_existing and output_path.exists():
         return ZeroShotResult(
-            input=str(input_path), output=str(output_path), kernel_mat=str(kernel_mat) if kernel_mat.exists() else None,
-            kernel_png=None, input_size=(0, 0), output_size=(0, 0), image_kind="", device="", iterations=0,
-            hr_crop=0, train_seconds=0.0, inference_seconds=0.0, seconds_per_iteration=0.0, final_losses={},
+            input=str(input_path),
+            output=str(output_path),
+            kernel_mat=str(kernel_mat) if kernel_mat.exists() else None,
+            kernel_png=None,
+            input_size=(0, 0),
+            output_size=(0, 0),
+            image_kind="",
+            device="",
+            iterations=0,
+            hr_crop=0,
+            train_seconds=0.0,
+            inference_seconds=0.0,
+            seconds_per_iteration=0.0,
+            final_losses={},
             skipped=True,
         )
 
     # --- everything that can fail fast, before minutes of training ---------------------------------
-    check_input_size(*read_header(input_path), input_path)
-    image: ImageData = read_image(input_path)
-    check_input_size(image.width, image.height, input_path)
+    image = validate_input(input_path)
     sr_height, sr_width = image.height * config.scale, image.width * config.scale
     gt = load_ground_truth(Path(gt_path), sr_height, sr_width) if gt_path else None
     gt_kernel = load_kernel_mat(Path(gt_kernel_path)) if gt_kernel_path else None
@@ -226,7 +245,10 @@ def zero_shot_image(
         depth = output_bit_depth(output_path, image.bit_depth)
         written = quantize(color, depth).astype(np.float64) / ((1 << depth) - 1)
         if written.shape[2] != gt.shape[2]:  # gray vs colour: compare both as RGB
-            written, gt = np.broadcast_to(written, (*written.shape[:2], 3)), np.broadcast_to(gt, (*gt.shape[:2], 3))
+            written, gt = (
+                np.broadcast_to(written, (*written.shape[:2], 3)),
+                np.broadcast_to(gt, (*gt.shape[:2], 3)),
+            )
         metrics["psnr_y"] = psnr_y(written, gt, border=config.scale)
         metrics["ssim_y"] = ssim_y(written, gt, border=config.scale)
     if gt_kernel is not None:

@@ -32,7 +32,7 @@ UPSAMPLER_BYTES_PER_LR_PIXEL = 3 * 1024
 
 @dataclass(frozen=True)
 class StepLosses:
-    """Loss values of one iteration; weighted as they enter the total except ``bicubic`` (raw, as the Learner sees it)."""
+    """Loss values of one iteration, weighted as they enter the total; ``bicubic`` is raw (what the Learner sees)."""
 
     gan: float
     cycle_forward: float
@@ -63,7 +63,13 @@ class CropSampler:
     """Turns the crop plan into float32 batches (HR crop, LR crop, bicubic-upsampled LR crop) on the device."""
 
     def __init__(
-        self, shaved: np.ndarray, plan: CropPlan, *, batch_size: int, device: torch.device, truncated_imresize: bool
+        self,
+        shaved: np.ndarray,
+        plan: CropPlan,
+        *,
+        batch_size: int,
+        device: torch.device,
+        truncated_imresize: bool,
     ) -> None:
         self.plan = plan
         self.batch_size = batch_size
@@ -117,10 +123,18 @@ class DualSRTrainer:
         self.hr_crop = training_crop_size(shaved.shape[0], shaved.shape[1], config.hr_crop)
         boundary = "dualsr" if quirks.truncated_imresize else "symmetric"
         plan = plan_crops(
-            shaved, hr_size=self.hr_crop, samples=config.iters * config.batch_size, seed=config.seed, boundary=boundary
+            shaved,
+            hr_size=self.hr_crop,
+            samples=config.iters * config.batch_size,
+            seed=config.seed,
+            boundary=boundary,
         )
         self.sampler = CropSampler(
-            shaved, plan, batch_size=config.batch_size, device=device, truncated_imresize=quirks.truncated_imresize
+            shaved,
+            plan,
+            batch_size=config.batch_size,
+            device=device,
+            truncated_imresize=quirks.truncated_imresize,
         )
         self.iteration = 0
         self.last_kernel: torch.Tensor | None = None
@@ -185,7 +199,15 @@ class DualSRTrainer:
         values = torch.stack(
             [
                 t.detach().float()
-                for t in (loss_gan, loss_cycle_fwd, loss_cycle_bwd, loss_interp, loss_reg, terms.bicubic, loss_d)
+                for t in (
+                    loss_gan,
+                    loss_cycle_fwd,
+                    loss_cycle_bwd,
+                    loss_interp,
+                    loss_reg,
+                    terms.bicubic,
+                    loss_d,
+                )
             ]
             + [kernel.detach().sum().float()]
         ).tolist()  # one device sync per iteration

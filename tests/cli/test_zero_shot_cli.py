@@ -1,0 +1,195 @@
+"""End-to-end `srx zero-shot` as a user runs it (subprocess), including every bad-input path."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from scipy.io import loadmat
+
+from dualsr_cli.image_io import read_image, write_image
+from tests.conftest import assert_one_line_error, file_digest, photo, run_srx
+
+FEW = ("--iters", "3", "--quiet")
+
+
+def test_help_and_version():
+    result = run_srx("--help")
+    assert result.returncode == 0 and "zero-shot" in result.stdout
+    result = run_srx("zero-shot", "--help")
+    assert result.returncode == 0
+    for flag in ("--iters", "--seed", "--lambda-cycle", "--lambda-interp", "--device", "--gt", "--json"):
+        assert flag in result.stdout
+    assert "DualSR" in result.stdout
+    version = run_srx("--version")
+    assert version.returncode == 0 and version.stdout.startswith("srx ")
+
+
+def test_end_to_end_on_a_real_photo(tmp_path, small_photo_path):
+    out = tmp_path / "out"
+    before = file_digest(small_photo_path)
+    result = run_srx(
+        "zero-shot",
+        small_photo_path,
+        "--iters",
+        "4",
+        "--out",
+        out,
+        "--save-kernel",
+        "--json",
+        tmp_path / "summary.json",
+    )
+    assert result.returncode == 0, result.stderr
+    sr = read_image(out / "chelsea_small_x2.png")
+    assert (sr.width, sr.height) == (240, 200) and sr.bit_depth == 8
+    kernel = loadmat(out / "chelsea_small_kernel_x2.mat")["Kernel"]
+    assert kernel.shape == (13, 13) and kernel.dtype == np.float32
+    assert (out / "chelsea_small_kernel_x2.png").exists()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    entry = summary["images"][0]
+    assert entry["iterations"] == 4 and set(entry["final_losses"]) >= {
+        "gan",
+        "cycle_forward",
+        "discriminator",
+    }
+    assert entry["train_seconds"] > 0
+    assert "chelsea_small_x2.png" in result.stdout
+    assert file_digest(small_photo_path) == before
+
+
+def test_same_seed_twice_gives_byte_identical_output(tmp_path, small_photo_path):
+    a = run_srx("zero-shot", small_photo_path, *FEW, "--out", tmp_path / "a.png")
+    b = run_srx("zero-shot", small_photo_path, *FEW, "--out", tmp_path / "b.png")
+    assert a.returncode == b.returncode == 0
+    assert file_digest(tmp_path / "a.png") == file_digest(tmp_path / "b.png")
+
+
+def test_ground_truth_and_kernel_metrics_are_reported(tmp_path):
+    from scipy.io import savemat
+
+    from dualsr_cli.ops.kernels import anisotropic_gaussian_kernel, blur_and_subsample
+
+    hr = photo("coffee")[:220, :240] / 255.0
+    kernel = anisotropic_gaussian_kernel(np.random.default_rng(1))
+    write_image(tmp_path / "lr.png", blur_and_subsample(hr, kernel))
+    write_image(tmp_path / "hr.png", hr)
+    savemat(tmp_path / "k.mat", {"Kernel": kernel})
+    result = run_srx(
+        "zero-shot",
+        tmp_path / "lr.png",
+        "--iters",
+        "2",
+        "--out",
+        tmp_path / "o",
+        "--gt",
+        tmp_path / "hr.png",
+        "--gt-kernel",
+        tmp_path / "k.mat",
+        "--json",
+        "-",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Y-PSNR" in result.stdout and "kernel error" in result.stdout
+    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    metrics = summary["images"][0]["metrics"]
+    assert 5 < metrics["psnr_y"] < 60 and 0 < metrics["ssim_y"] <= 1
+    assert metrics["kernel"]["l2"] > 0 and np.isfinite(metrics["downsampler_psnr_y"])
+
+
+def test_gray_16bit_and_alpha_inputs_keep_their_form(tmp_path):
+    base = photo("chelsea")[:110, :100] / 255.0
+    write_image(tmp_path / "gray16.png", base[:, :, :1] * 0.9 + 0.01, bit_depth=16)
+    alpha = np.tile(np.linspace(0, 1, 100), (110, 1))
+    write_image(tmp_path / "rgba.png", base, alpha=alpha)
+    result = run_srx("zero-shot", tmp_path / "gray16.png", tmp_path / "rgba.png", *FEW, "--out", tmp_path / "o")
+    assert result.returncode == 0, result.stderr
+    gray = read_image(tmp_path / "o" / "gray16_x2.png")
+    assert gray.is_gray and gray.bit_depth == 16 and (gray.width, gray.height) == (200, 220)
+    rgba = read_image(tmp_path / "o" / "rgba_x2.png")
+    assert rgba.alpha is not None and not rgba.is_gray
+    # the alpha plane is the bicubic x2 of the input's: a horizontal ramp stays a ramp
+    assert rgba.alpha[:, 10].std() == 0 and rgba.alpha[0, 150] > rgba.alpha[0, 50]
+
+
+def test_folder_is_sorted_skips_non_images_and_honours_skip_existing(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("b.png", "a.png"):
+        iio.imwrite(folder / name, photo("coffee")[:100, :100])
+    (folder / "notes.txt").write_text("hello")
+    (folder / "sub").mkdir()
+    result = run_srx("zero-shot", folder, "--iters", "2", "--out", tmp_path / "o")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.index("a.png") < result.stdout.index("b.png")
+    assert "notes.txt" in result.stderr and "sub" in result.stderr
+    first = file_digest(tmp_path / "o" / "a_x2.png")
+    os.utime(tmp_path / "o" / "a_x2.png", (0, 0))
+    again = run_srx("zero-shot", folder, "--iters", "2", "--out", tmp_path / "o", "--skip-existing")
+    assert again.returncode == 0 and again.stdout.count("skipped") == 2
+    assert file_digest(tmp_path / "o" / "a_x2.png") == first
+    assert os.stat(tmp_path / "o" / "a_x2.png").st_mtime == 0
+
+
+def _bad_input_cases(tmp_path, small_photo_path):
+    data = small_photo_path.read_bytes()
+    cases = {
+        "missing": (tmp_path / "nope.png", "not found"),
+        "empty": (tmp_path / "empty.png", "empty"),
+        "corrupt": (tmp_path / "corrupt.png", "cannot read"),
+        "truncated": (tmp_path / "truncated.png", "cannot read"),
+        "text": (tmp_path / "text.png", "not a valid image"),
+        "tiny": (tmp_path / "tiny.png", "at least 84x84"),
+        "empty_folder": (tmp_path / "nothing", "no images found"),
+    }
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "corrupt.png").write_bytes(data[:40] + bytes(200) + data[240:])
+    (tmp_path / "truncated.png").write_bytes(data[: len(data) // 2])
+    (tmp_path / "text.png").write_text("definitely not a PNG\n")
+    iio.imwrite(tmp_path / "tiny.png", photo("chelsea")[:80, :120])
+    (tmp_path / "nothing").mkdir()
+    (tmp_path / "nothing" / "readme.txt").write_text("x")
+    return cases
+
+
+@pytest.mark.parametrize("case", ["missing", "empty", "corrupt", "truncated", "text", "tiny", "empty_folder"])
+def test_bad_input_gives_one_line_exit_2_and_no_output(tmp_path, small_photo_path, case):
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    path, fragment = _bad_input_cases(inputs, small_photo_path)[case]
+    before = file_digest(path) if path.is_file() else None
+    out = tmp_path / "out"
+    result = run_srx("zero-shot", path, *FEW, "--out", out)
+    assert_one_line_error(result, fragment)
+    assert not out.exists() or not any(out.iterdir())
+    if before is not None:
+        assert file_digest(path) == before
+
+
+def test_unwritable_output_folder_and_other_refusals(tmp_path, small_photo_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    assert_one_line_error(run_srx("zero-shot", small_photo_path, *FEW, "--out", blocker / "out"), "not writable")
+    assert_one_line_error(
+        run_srx("zero-shot", small_photo_path, *FEW, "--scale", "4", "--out", tmp_path / "o"), "x2 only"
+    )
+    assert_one_line_error(run_srx("zero-shot", small_photo_path, *FEW, "--out", small_photo_path), "overwrite")
+    assert_one_line_error(
+        run_srx("zero-shot", small_photo_path, small_photo_path, *FEW, "--out", tmp_path / "x.png"),
+        "names a file",
+    )
+    assert_one_line_error(run_srx("zero-shot", small_photo_path, *FEW, "--device", "cuda:7", "--out", tmp_path / "o"))
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write into read-only folders")
+def test_read_only_output_folder(tmp_path, small_photo_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        assert_one_line_error(run_srx("zero-shot", small_photo_path, *FEW, "--out", locked), "not writable")
+    finally:
+        locked.chmod(0o700)

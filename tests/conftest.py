@@ -1,0 +1,72 @@
+"""Shared fixtures: real photos from scikit-image's data folder and a subprocess runner for the CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def photo(name: str) -> np.ndarray:
+    """A real photo shipped with scikit-image, as uint8 RGB (gray photos replicated)."""
+    import skimage.data
+
+    image = getattr(skimage.data, name)()
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(image[:, :, :3])
+
+
+@pytest.fixture(scope="session")
+def small_photo_path(tmp_path_factory) -> Path:
+    """A 120x100 crop of scikit-image's 'chelsea' (a real photo), saved as 8-bit PNG."""
+    import imageio.v3 as iio
+
+    path = tmp_path_factory.mktemp("photos") / "chelsea_small.png"
+    iio.imwrite(path, photo("chelsea")[60:160, 150:270])
+    return path
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_srx(*args: str | os.PathLike, cwd: Path | None = None, timeout: float = 600) -> CliResult:
+    """Run the real console entry point in a subprocess, as a user would."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), COLUMNS="200")
+    env.pop("SRX_DEBUG", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dualsr_cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+    )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def assert_one_line_error(result: CliResult, *fragments: str) -> None:
+    """Exit code 2, exactly one line on stderr starting with 'srx: error:', no traceback."""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("srx: error:"), lines[0]
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
