@@ -211,9 +211,14 @@ def read_image(path: str | os.PathLike) -> ImageData:
 
 
 def quantize(values: np.ndarray, bit_depth: int) -> np.ndarray:
-    """[0, 1] floats -> integers, rounding half to even and clipping (as the official DualSR code)."""
+    """[0, 1] floats -> integers, rounding half to even and clipping (as the official DualSR code).
+
+    float32 input is rounded in float32, like the official ``tensor2im``; other input in float64.
+    """
     max_value = (1 << bit_depth) - 1
-    scaled = np.clip(np.round(np.asarray(values, dtype=np.float64) * max_value), 0, max_value)
+    values = np.asarray(values)
+    values = values if values.dtype == np.float32 else values.astype(np.float64)
+    scaled = np.clip(np.round(values * max_value), 0, max_value)
     return scaled.astype(np.uint16 if bit_depth == 16 else np.uint8)
 
 

@@ -7,6 +7,8 @@ from typing import Annotated
 import typer
 
 from .._version import __version__
+from .bench import HELP as BENCH_HELP
+from .bench import bench
 from .zero_shot import HELP as ZERO_SHOT_HELP
 from .zero_shot import zero_shot
 
@@ -36,11 +38,13 @@ def root(
 ) -> None:
     """Real-world image super-resolution from the command line.
 
-    srx zero-shot trains DualSR on each photo itself (no weights needed); see srx COMMAND --help.
+    srx zero-shot trains DualSR on each photo itself (no weights needed); srx bench scores methods on
+    paired datasets. See srx COMMAND --help.
     """
 
 
 app.command("zero-shot", help=ZERO_SHOT_HELP, no_args_is_help=True)(zero_shot)
+app.command("bench", help=BENCH_HELP, no_args_is_help=True)(bench)
 
 
 def main(argv: list[str] | None = None) -> None:

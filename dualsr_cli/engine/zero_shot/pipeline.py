@@ -163,6 +163,48 @@ def _downsampler_psnr(trainer: DualSRTrainer, image: torch.Tensor, gt_kernel: np
     return psnr_y(to_uint8(estimate), to_uint8(reference), border=2)
 
 
+@dataclass
+class SuperResolved:
+    """Training and inference results for one image, before anything is written."""
+
+    trainer: DualSRTrainer
+    pixels: torch.Tensor  # the (1, 3, H, W) float32 input G_UP ran on
+    color: np.ndarray  # (2H, 2W, 3|1) float32, unclamped; quantise to store
+    alpha: np.ndarray | None  # (2H, 2W) float64 in [0, 1], bicubic x2 of the input's alpha
+    kernel: np.ndarray  # raw 13x13 estimated kernel
+    final_losses: StepLosses
+    inference_seconds: float
+
+
+def super_resolve(
+    image: ImageData, config: ZeroShotConfig, device: torch.device, *, hooks: Hooks | None = None, name: str = ""
+) -> SuperResolved:
+    """Train DualSR on ``image`` and upscale it x2. Shared by ``srx zero-shot`` and ``srx bench``."""
+    hooks = hooks or Hooks()
+    check_input_size(image.width, image.height, image.path or Path(name))
+    if min(image.width, image.height) < HR_CROP + 2 * TRAINING_BORDER:
+        hooks.warning(
+            f"{name or 'image'} is {image.width}x{image.height}: smaller than the {HR_CROP + 2 * TRAINING_BORDER} "
+            "px that DualSR's 128 px crops need, training on smaller crops (quality may suffer)"
+        )
+    rgb = image.rgb_float64()
+    trainer = DualSRTrainer(rgb, config, device)
+    if hooks.on_start is not None:
+        hooks.on_start(name, config.iters)
+    final_losses = trainer.train(hooks.on_step)
+
+    start = time.perf_counter()
+    pixels = torch.from_numpy(rgb.transpose(2, 0, 1)[None].astype(np.float32))
+    upscaled = trainer.upscale(pixels, on_tile=hooks.on_inference)
+    inference_seconds = time.perf_counter() - start
+    color = upscaled[0].permute(1, 2, 0).numpy()  # float32, quantised in float32 as the official code
+    if image.is_gray:
+        color = color.mean(axis=2, keepdims=True, dtype=np.float32)
+    alpha = image.alpha_float64()
+    alpha_up = None if alpha is None else np.clip(imresize(alpha, 2.0, boundary="symmetric"), 0.0, 1.0)
+    return SuperResolved(trainer, pixels, color, alpha_up, trainer.kernel(), final_losses, inference_seconds)
+
+
 def zero_shot_image(
     input_path: str | Path,
     output_path: str | Path,
@@ -210,32 +252,12 @@ def zero_shot_image(
     device = resolve_device(config.device)
     configure_determinism(device)
 
-    rgb = image.rgb_float64()
-    if min(image.width, image.height) < HR_CROP + 2 * TRAINING_BORDER:
-        hooks.warning(
-            f"{input_path.name} is {image.width}x{image.height}: smaller than the {HR_CROP + 2 * TRAINING_BORDER} px "
-            "that DualSR's 128 px crops need, training on smaller crops (quality may suffer)"
-        )
     if output_bit_depth(output_path, image.bit_depth) < image.bit_depth:
         hooks.warning(f"{output_path.suffix} stores 8 bits per sample; the 16-bit input is written as 8-bit")
 
-    trainer = DualSRTrainer(rgb, config, device)
-    if hooks.on_start is not None:
-        hooks.on_start(input_path.name, config.iters)
-    final_losses = trainer.train(hooks.on_step)
-
-    start = time.perf_counter()
-    pixels = torch.from_numpy(rgb.transpose(2, 0, 1)[None].astype(np.float32))
-    upscaled = trainer.upscale(pixels, on_tile=hooks.on_inference)
-    inference_seconds = time.perf_counter() - start
-    color = upscaled[0].permute(1, 2, 0).numpy().astype(np.float64)
-    if image.is_gray:
-        color = color.mean(axis=2, keepdims=True)
-    alpha = image.alpha_float64()
-    alpha_up = None if alpha is None else np.clip(imresize(alpha, 2.0, boundary="symmetric"), 0.0, 1.0)
-
-    kernel = trainer.kernel()
-    write_image(output_path, color, bit_depth=image.bit_depth, alpha=alpha_up)
+    result = super_resolve(image, config, device, hooks=hooks, name=input_path.name)
+    trainer, color, kernel = result.trainer, result.color, result.kernel
+    write_image(output_path, color, bit_depth=image.bit_depth, alpha=result.alpha)
     write_kernel_mat(kernel_mat, kernel)
     if kernel_image is not None:
         write_image(kernel_image, _kernel_picture(kernel), bit_depth=8)
@@ -253,7 +275,7 @@ def zero_shot_image(
         metrics["ssim_y"] = ssim_y(written, gt, border=config.scale)
     if gt_kernel is not None:
         metrics["kernel"] = kernel_error(kernel, gt_kernel).as_dict()
-        metrics["downsampler_psnr_y"] = _downsampler_psnr(trainer, pixels, gt_kernel)
+        metrics["downsampler_psnr_y"] = _downsampler_psnr(trainer, result.pixels, gt_kernel)
 
     return ZeroShotResult(
         input=str(input_path),
@@ -267,9 +289,9 @@ def zero_shot_image(
         iterations=trainer.iteration,
         hr_crop=trainer.hr_crop,
         train_seconds=trainer.train_seconds,
-        inference_seconds=inference_seconds,
+        inference_seconds=result.inference_seconds,
         seconds_per_iteration=trainer.train_seconds / max(trainer.iteration, 1),
-        final_losses=final_losses.as_dict(),
+        final_losses=result.final_losses.as_dict(),
         metrics=metrics,
         quirks=config.quirks.names_on(),
     )

@@ -1,0 +1,1 @@
+"""srx bench: datasets, methods and the resumable, shardable evaluation runner."""

@@ -1,0 +1,128 @@
+"""Methods that ``srx bench`` can evaluate, by name: ``bicubic``, ``dualsr[:key=value,...]``.
+
+A method turns one LR image into an SR image (floats in [0, 1], unquantised) and, if it estimates one, a
+blur kernel. New methods (the pretrained runners) plug in with one entry in ``METHODS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import ClassVar, Protocol
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..image_io import ImageData
+
+
+@dataclass(frozen=True)
+class MethodOutput:
+    sr: np.ndarray  # (H, W, C) float in [0, 1], not yet quantised
+    kernel: np.ndarray | None = None
+
+
+class Method(Protocol):
+    key: str  # canonical "name[:options]", the resume key of results.csv
+    estimates_kernel: bool
+
+    def upscale(self, lr: ImageData) -> MethodOutput: ...
+
+
+@dataclass
+class MethodContext:
+    """What every method may need from the run: scale, device, tiling and a progress hook."""
+
+    scale: int
+    device: str = "auto"
+    tile: int | None = None
+    on_step: Callable[[int, object], None] | None = None
+
+
+def _parse_options(text: str, allowed: dict[str, type], method: str) -> dict[str, object]:
+    options: dict[str, object] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in allowed:
+            known = ", ".join(f"{k}=<{t.__name__}>" for k, t in allowed.items()) or "none"
+            raise ConfigError(f"bad option '{part}' for method '{method}' (options: {known})")
+        kind = allowed[key]
+        try:
+            options[key] = value.strip().lower() in ("1", "true", "yes", "on") if kind is bool else kind(value)
+        except ValueError:
+            raise ConfigError(f"option '{key}' of method '{method}' must be a {kind.__name__}, got '{value}'") from None
+    return options
+
+
+def _key(name: str, options: dict[str, object]) -> str:
+    if not options:
+        return name
+    return name + ":" + ",".join(f"{k}={options[k]}" for k in sorted(options))
+
+
+class Bicubic:
+    """MATLAB ``imresize(lr, scale, 'bicubic')`` (symmetric borders)."""
+
+    estimates_kernel = False
+
+    def __init__(self, option_text: str, context: MethodContext) -> None:
+        _parse_options(option_text, {}, "bicubic")
+        self.key = "bicubic"
+        self.scale = context.scale
+
+    def upscale(self, lr: ImageData) -> MethodOutput:
+        from ..ops.resize import imresize
+
+        color = lr.color.astype(np.float64) / lr.max_value
+        return MethodOutput(imresize(color, float(self.scale), boundary="symmetric"))
+
+
+class DualSRMethod:
+    """srx's zero-shot DualSR engine, trained per image (options: iters, seed, corrected, lambdas)."""
+
+    estimates_kernel = True
+    OPTIONS: ClassVar[dict[str, type]] = {
+        "iters": int, "seed": int, "corrected": bool, "lambda_cycle": float, "lambda_interp": float,
+    }  # fmt: skip
+
+    def __init__(self, option_text: str, context: MethodContext) -> None:
+        from ..engine.zero_shot.config import OfficialQuirks, ZeroShotConfig
+
+        if context.scale != 2:
+            raise ConfigError(
+                f"method 'dualsr' is x2 only; the dataset is evaluated at x{context.scale} (use --scale 2)"
+            )
+        options = _parse_options(option_text, self.OPTIONS, "dualsr")
+        self.key = _key("dualsr", options)
+        settings = {k: v for k, v in options.items() if k != "corrected"}
+        config = ZeroShotConfig(device=context.device, tile=context.tile, **settings)
+        if options.get("corrected"):
+            config = replace(config, quirks=OfficialQuirks.corrected())
+        self.config = config
+        self.context = context
+
+    def upscale(self, lr: ImageData) -> MethodOutput:
+        from ..engine.zero_shot.pipeline import Hooks, super_resolve
+        from ..runtime.device import configure_determinism, resolve_device
+
+        device = resolve_device(self.config.device)
+        configure_determinism(device)
+        result = super_resolve(lr, self.config, device, hooks=Hooks(on_step=self.context.on_step))
+        return MethodOutput(result.color, kernel=result.kernel)
+
+
+MethodFactory = Callable[[str, MethodContext], Method]
+METHODS: dict[str, MethodFactory] = {
+    "bicubic": Bicubic,
+    "dualsr": DualSRMethod,
+}
+
+
+def build_method(spec: str, context: MethodContext) -> Method:
+    """``name`` or ``name:options`` -> a ready method; unknown names list the registry."""
+    name, _, option_text = spec.partition(":")
+    factory = METHODS.get(name.strip().lower())
+    if factory is None:
+        raise ConfigError(f"unknown method '{name}' (available: {', '.join(METHODS)})")
+    return factory(option_text, context)
