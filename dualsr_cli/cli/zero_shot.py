@@ -123,7 +123,8 @@ def zero_shot(
     with user_errors():
         from ..engine.zero_shot.config import OfficialQuirks, ZeroShotConfig
         from ..engine.zero_shot.pipeline import Hooks, validate_input, zero_shot_image
-        from ..files import list_inputs, plan_outputs
+        from ..files import list_inputs, plan_outputs, shard
+        from ..runtime.dist import init_from_env, shutdown
         from ._progress import TrainingProgress
 
         config = ZeroShotConfig(
@@ -148,36 +149,41 @@ def zero_shot(
             if not (skip_existing and target.exists()):
                 validate_input(image)
 
-        summary = {
-            "srx_version": __version__,
-            "command": "zero-shot",
-            "config": config.to_dict(),
-            "images": [],
-        }
-        with TrainingProgress(quiet=quiet, total_images=len(listing.images)) as progress:
-            hooks = Hooks(
-                on_start=progress.on_start,
-                on_step=progress.on_step,
-                on_inference=progress.on_inference,
-                warn=warn,
-            )
-            for image, target, gt_file, kernel_file in zip(listing.images, outputs, gts, kernels, strict=True):
-                result = zero_shot_image(
-                    image,
-                    target,
-                    config,
-                    gt_path=gt_file,
-                    gt_kernel_path=kernel_file,
-                    kernel_png=save_kernel,
-                    skip_existing=skip_existing,
-                    hooks=hooks,
-                )
-                _report(result, quiet)
-                summary["images"].append(result.__dict__)
-                if json_path is not None and str(json_path) != "-":
-                    write_json(json_path, summary)
-        if json_path is not None and str(json_path) == "-":
-            write_json(json_path, summary)
+        # Under torchrun every rank takes images r, r+N, ... and rank 0 writes the merged summary.
+        dist = init_from_env()
+        jobs = shard(list(zip(listing.images, outputs, gts, kernels, strict=True)), dist.rank, dist.world_size)
+        summary = {"srx_version": __version__, "command": "zero-shot", "config": config.to_dict(), "images": []}
+        to_file = json_path is not None and str(json_path) != "-" and not dist.distributed
+        try:
+            with TrainingProgress(quiet=quiet or not dist.is_main, total_images=len(jobs)) as progress:
+                hooks = Hooks(on_start=progress.on_start, on_step=progress.on_step,
+                              on_inference=progress.on_inference, warn=warn)  # fmt: skip
+                for image, target, gt_file, kernel_file in jobs:
+                    result = zero_shot_image(
+                        image, target, config, gt_path=gt_file, gt_kernel_path=kernel_file,
+                        kernel_png=save_kernel, skip_existing=skip_existing, hooks=hooks,
+                    )  # fmt: skip
+                    _report(result, quiet)
+                    summary["images"].append(result.__dict__)
+                    if to_file:
+                        write_json(json_path, summary)
+            summary["images"] = _gather_in_input_order(summary["images"], listing.images, dist)
+            if json_path is not None and dist.is_main and not to_file:
+                write_json(json_path, summary)
+        finally:
+            shutdown(dist)
+
+
+def _gather_in_input_order(entries: list[dict], images: list[Path], dist) -> list[dict]:
+    """All ranks' per-image summaries, in the order the inputs were given."""
+    if dist.distributed:
+        import torch.distributed
+
+        parts: list[list[dict] | None] = [None] * dist.world_size
+        torch.distributed.all_gather_object(parts, entries)
+        entries = [entry for part in parts if part for entry in part]
+    position = {str(path): i for i, path in enumerate(images)}
+    return sorted(entries, key=lambda entry: position.get(entry["input"], len(position)))
 
 
 def _report(result, quiet: bool) -> None:

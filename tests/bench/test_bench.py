@@ -162,8 +162,9 @@ def test_torchrun_two_processes_equal_a_single_process(dataset_factory, tmp_path
     env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
     common = ["bench", str(root), "-m", "bicubic", "-m", "dualsr:iters=2", "--no-lpips", "--device", "cpu", "-q"]
     torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
-    multi = subprocess.run([torchrun, "--standalone", "--nproc_per_node=2", "-m", "dualsr_cli", *common,
-                            "--out", str(tmp_path / "multi")], env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+    launch = [torchrun, "--standalone", "--nproc_per_node=2", "-m", "dualsr_cli", *common]
+    multi = subprocess.run([*launch, "--out", str(tmp_path / "multi")], env=env, capture_output=True, text=True,
+                           timeout=600)  # fmt: skip
     assert multi.returncode == 0, multi.stderr
     single = subprocess.run([sys.executable, "-m", "dualsr_cli", *common, "--out", str(tmp_path / "single")],
                             env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
@@ -188,7 +189,7 @@ def test_bad_input_is_one_line_and_exit_2(dataset_factory, tmp_path):
     assert_one_line_error(run_srx("bench", root, "--strict", "--no-lpips"), "chelsea")
     skipped = run_srx("bench", root, "--no-lpips")
     assert skipped.returncode == 0 and "chelsea" in skipped.stderr and "Traceback" not in skipped.stderr
-    hr, lr, _ = hr_lr("coffee", 2)
-    write_image(root / "HR" / "coffee.png", hr[:80])
-    mismatch = run_srx("bench", root, "--strict", "--no-lpips")
-    assert_one_line_error(mismatch, "chelsea")
+    hr, lr, _ = hr_lr("chelsea", 2)
+    write_image(root / "LR" / "chelsea.png", lr)  # readable again
+    write_image(root / "HR" / "coffee.png", hr[:80])  # but coffee's HR is no longer 2x its LR
+    assert_one_line_error(run_srx("bench", root, "--strict", "--no-lpips"), "coffee", "192x80")

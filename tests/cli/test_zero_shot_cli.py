@@ -193,3 +193,39 @@ def test_read_only_output_folder(tmp_path, small_photo_path):
         assert_one_line_error(run_srx("zero-shot", small_photo_path, *FEW, "--out", locked), "not writable")
     finally:
         locked.chmod(0o700)
+
+
+def test_folder_with_one_corrupt_image_fails_before_any_training(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    iio.imwrite(folder / "a.png", photo("coffee")[:100, :100])
+    (folder / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    result = run_srx("zero-shot", folder, *FEW, "--out", tmp_path / "o")
+    assert_one_line_error(result, "b.png")
+    assert not (tmp_path / "o" / "a_x2.png").exists()
+
+
+def test_torchrun_shards_a_folder_across_ranks(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
+    if torchrun is None:
+        pytest.skip("no torchrun")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, photo_name in (("a.png", "coffee"), ("b.png", "chelsea"), ("c.png", "astronaut")):
+        iio.imwrite(folder / name, photo(photo_name)[:100, :110])
+    from tests.conftest import REPO
+
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run(
+        [torchrun, "--standalone", "--nproc_per_node=2", "-m", "dualsr_cli", "zero-shot", str(folder), "--iters", "2",
+         "--quiet", "--out", str(tmp_path / "o"), "--json", str(tmp_path / "s.json"), "--device", "cpu"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "o").glob("*_x2.png")) == ["a_x2.png", "b_x2.png", "c_x2.png"]
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert [os.path.basename(e["input"]) for e in summary["images"]] == ["a.png", "b.png", "c.png"]
