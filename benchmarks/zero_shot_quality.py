@@ -32,9 +32,12 @@ DEFAULT_IMAGES = ("astronaut", "chelsea", "motorcycle_left", "coffee")
 
 
 def load_photo(name: str) -> np.ndarray:
-    import skimage.data
+    from pathlib import Path
 
-    photo = getattr(skimage.data, name)()
+    import imageio.v3 as iio
+    import skimage
+
+    photo = iio.imread(Path(skimage.__file__).parent / "data" / f"{name}.png")  # the real photo files
     if photo.ndim == 2:
         photo = np.repeat(photo[:, :, None], 3, axis=2)
     photo = photo[:, :, :3]

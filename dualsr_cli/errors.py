@@ -23,3 +23,7 @@ class ConfigError(SrxError):
 
 class ImageSizeError(SrxError):
     """An image is too small or too large for the requested operation."""
+
+
+class CheckpointError(SrxError):
+    """A weights file is missing, corrupt, unsafe to unpickle, or not the architecture that was asked for."""

@@ -59,8 +59,10 @@ def is_file_target(out: Path) -> bool:
     return is_image_name(out) and not out.is_dir()
 
 
-def plan_outputs(images: list[Path], out: Path, suffix: str, ext: str = ".png") -> list[Path]:
+def plan_outputs(images: list[Path], out: Path, suffix: str, ext: str | list[str] = ".png") -> list[Path]:
     """Output path per input: ``out/<stem><suffix><ext>``, or ``out`` itself for a single input file.
+
+    ``ext`` is one extension for all outputs or one per input.
 
     Refuses a plan that would overwrite an input or write two inputs to one file.
     """
@@ -69,7 +71,8 @@ def plan_outputs(images: list[Path], out: Path, suffix: str, ext: str = ".png") 
             raise ImageWriteError(f"--out '{out}' names a file but {len(images)} images were given; pass a folder")
         targets = [out]
     else:
-        targets = [out / f"{image.stem}{suffix}{ext}" for image in images]
+        exts = [ext] * len(images) if isinstance(ext, str) else ext
+        targets = [out / f"{image.stem}{suffix}{e}" for image, e in zip(images, exts, strict=True)]
     resolved_inputs = {image.resolve() for image in images}
     seen: dict[Path, Path] = {}
     for image, target in zip(images, targets, strict=True):

@@ -9,6 +9,7 @@ import typer
 from .._version import __version__
 from .bench import HELP as BENCH_HELP
 from .bench import bench
+from .run import DEGRADE_HELP, RUN_HELP, degrade, run
 from .zero_shot import HELP as ZERO_SHOT_HELP
 from .zero_shot import zero_shot
 
@@ -38,12 +39,15 @@ def root(
 ) -> None:
     """Real-world image super-resolution from the command line.
 
-    srx zero-shot trains DualSR on each photo itself (no weights needed); srx bench scores methods on
+    srx zero-shot trains DualSR on each photo itself (no weights needed); srx run applies pretrained
+    DADA/CDC/DASR/DDNSR checkpoints; srx degrade makes realistic LR images; srx bench scores methods on
     paired datasets. See srx COMMAND --help.
     """
 
 
 app.command("zero-shot", help=ZERO_SHOT_HELP, no_args_is_help=True)(zero_shot)
+app.command("run", help=RUN_HELP, no_args_is_help=True)(run)
+app.command("degrade", help=DEGRADE_HELP, no_args_is_help=True)(degrade)
 app.command("bench", help=BENCH_HELP, no_args_is_help=True)(bench)
 
 

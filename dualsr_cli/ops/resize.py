@@ -81,28 +81,39 @@ def resize_matrix(
 
 
 def resize_matrix_tensor(
-    in_len: int, scale: float, *, boundary: Boundary, device: torch.device, dtype: torch.dtype
-) -> torch.Tensor:
-    return torch.tensor(resize_matrix(in_len, float(scale), None, boundary), dtype=dtype, device=device)
+    in_len: int, scale: float, *, boundary: Boundary, device: torch.device, dtype: torch.dtype,
+    out_len: int | None = None,
+) -> torch.Tensor:  # fmt: skip
+    return torch.tensor(resize_matrix(in_len, float(scale), out_len, boundary), dtype=dtype, device=device)
 
 
 def imresize(
-    image: torch.Tensor | np.ndarray, scale: float, *, boundary: Boundary = "symmetric"
+    image: torch.Tensor | np.ndarray,
+    scale: float,
+    *,
+    boundary: Boundary = "symmetric",
+    size: tuple[int, int] | None = None,
 ) -> torch.Tensor | np.ndarray:
     """Bicubic resize by ``scale`` of the last two axes of a tensor (…, H, W) or of an HWC/HW ndarray.
 
-    Tensors are computed in their own dtype on their own device (use float64 to match MATLAB exactly);
-    arrays are computed in float64 and returned as float64.
+    ``size`` = (height, width) fixes the output size (MATLAB's ``imresize(im, [h w])``); otherwise it is
+    ceil(side * scale). Tensors are computed in their own dtype on their own device (use float64 to match
+    MATLAB exactly); arrays are computed in float64 and returned as float64.
     """
     if isinstance(image, np.ndarray):
         channels_last = image.ndim == 3
         tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float64))
         if channels_last:
             tensor = tensor.permute(2, 0, 1)
-        out = imresize(tensor, scale, boundary=boundary)
+        out = imresize(tensor, scale, boundary=boundary, size=size)
         out = out.permute(1, 2, 0) if channels_last else out
         return out.numpy()
     height, width = image.shape[-2:]
-    rows = resize_matrix_tensor(height, scale, boundary=boundary, device=image.device, dtype=image.dtype)
-    cols = resize_matrix_tensor(width, scale, boundary=boundary, device=image.device, dtype=image.dtype)
+    out_h, out_w = size if size is not None else (None, None)
+    scale_h = out_h / height if out_h else scale
+    scale_w = out_w / width if out_w else scale
+    rows = resize_matrix_tensor(height, scale_h, boundary=boundary, device=image.device, dtype=image.dtype,
+                                out_len=out_h)  # fmt: skip
+    cols = resize_matrix_tensor(width, scale_w, boundary=boundary, device=image.device, dtype=image.dtype,
+                                out_len=out_w)  # fmt: skip
     return rows @ image @ cols.T

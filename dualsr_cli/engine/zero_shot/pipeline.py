@@ -30,8 +30,8 @@ from ...metrics.kernel import kernel_error
 from ...metrics.psnr import psnr_y
 from ...metrics.ssim import ssim_y
 from ...ops.kernels import downscale_with_kernel, shift_kernel
-from ...ops.resize import imresize
 from ...runtime.device import configure_determinism, describe, resolve_device
+from ..postprocess import from_network_output, to_network_input
 from .config import HR_CROP, MAX_INPUT_MEGAPIXELS, MIN_IMAGE_SIDE, TRAINING_BORDER, ZeroShotConfig
 from .trainer import DualSRTrainer, StepLosses
 
@@ -187,21 +187,16 @@ def super_resolve(
             f"{name or 'image'} is {image.width}x{image.height}: smaller than the {HR_CROP + 2 * TRAINING_BORDER} "
             "px that DualSR's 128 px crops need, training on smaller crops (quality may suffer)"
         )
-    rgb = image.rgb_float64()
-    trainer = DualSRTrainer(rgb, config, device)
+    pixels = to_network_input(image)
+    trainer = DualSRTrainer(image.rgb_float64(), config, device)
     if hooks.on_start is not None:
         hooks.on_start(name, config.iters)
     final_losses = trainer.train(hooks.on_step)
 
     start = time.perf_counter()
-    pixels = torch.from_numpy(rgb.transpose(2, 0, 1)[None].astype(np.float32))
     upscaled = trainer.upscale(pixels, on_tile=hooks.on_inference)
     inference_seconds = time.perf_counter() - start
-    color = upscaled[0].permute(1, 2, 0).numpy()  # float32, quantised in float32 as the official code
-    if image.is_gray:
-        color = color.mean(axis=2, keepdims=True, dtype=np.float32)
-    alpha = image.alpha_float64()
-    alpha_up = None if alpha is None else np.clip(imresize(alpha, 2.0, boundary="symmetric"), 0.0, 1.0)
+    color, alpha_up = from_network_output(upscaled, image)  # float32, quantised in float32 as the official
     return SuperResolved(trainer, pixels, color, alpha_up, trainer.kernel(), final_losses, inference_seconds)
 
 
