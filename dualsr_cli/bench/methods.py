@@ -112,10 +112,50 @@ class DualSRMethod:
         return MethodOutput(result.color, kernel=result.kernel)
 
 
+class PretrainedMethod:
+    """A checkpoint run by ``srx run``'s engine: ``dasr:PATH``, ``cdc:PATH``, ``ddnsr:PATH``,
+    ``dada:PATH,maps=SOURCE_PATH``."""
+
+    estimates_kernel = False
+
+    def __init__(self, arch: str, option_text: str, context: MethodContext) -> None:
+        from ..archs import load_model
+        from ..engine.infer import RunOptions, prepare
+        from ..runtime.device import resolve_device
+
+        path, _, maps = option_text.partition(",maps=")
+        if not path:
+            example = f"{arch}:DADA.pth,maps=SOURCE.pth" if arch == "dada" else f"{arch}:WEIGHTS.pth"
+            raise ConfigError(f"method '{arch}' needs a checkpoint, e.g. -m {example}")
+        self.key = f"{arch}:{option_text}"
+        self.device = resolve_device(context.device)
+        self.model = prepare(load_model(arch, path, maps_path=maps or None), self.device, half=False)
+        if self.model.scale != context.scale:
+            raise ConfigError(
+                f"'{path}' is a x{self.model.scale} model but the dataset is evaluated at x{context.scale}"
+            )
+        self.options = RunOptions(tile=context.tile)
+
+    def upscale(self, lr: ImageData) -> MethodOutput:
+        from ..engine.infer import upscale_pixels
+        from ..engine.postprocess import from_network_output, to_network_input
+
+        output = upscale_pixels(self.model, to_network_input(lr), self.options, self.device)
+        return MethodOutput(from_network_output(output, lr)[0])
+
+
+def _pretrained(arch: str) -> Callable[[str, MethodContext], Method]:
+    return lambda option_text, context: PretrainedMethod(arch, option_text, context)
+
+
 MethodFactory = Callable[[str, MethodContext], Method]
 METHODS: dict[str, MethodFactory] = {
     "bicubic": Bicubic,
     "dualsr": DualSRMethod,
+    "dada": _pretrained("dada"),
+    "cdc": _pretrained("cdc"),
+    "dasr": _pretrained("dasr"),
+    "ddnsr": _pretrained("ddnsr"),
 }
 
 

@@ -85,7 +85,7 @@ def test_runner_reports_kernel_error_for_kernel_estimating_methods(dataset_facto
 def test_method_specs_are_validated():
     context = MethodContext(scale=2)
     assert build_method("dualsr:iters=5,seed=1", context).key == "dualsr:iters=5,seed=1"
-    with pytest.raises(ConfigError, match="available: bicubic, dualsr"):
+    with pytest.raises(ConfigError, match="available: bicubic, dualsr, dada, cdc, dasr, ddnsr"):
         build_method("esrgan", context)
     with pytest.raises(ConfigError, match="bad option 'steps=3'"):
         build_method("dualsr:steps=3", context)
@@ -193,3 +193,22 @@ def test_bad_input_is_one_line_and_exit_2(dataset_factory, tmp_path):
     write_image(root / "LR" / "chelsea.png", lr)  # readable again
     write_image(root / "HR" / "coffee.png", hr[:80])  # but coffee's HR is no longer 2x its LR
     assert_one_line_error(run_srx("bench", root, "--strict", "--no-lpips"), "coffee", "192x80")
+
+
+def test_pretrained_checkpoints_plug_into_the_registry(dataset_factory, tmp_path):
+    from dualsr_cli.archs.rrdb import RRDBNet, init_rrdb
+
+    torch.manual_seed(0)
+    net = RRDBNet(nb=1)
+    init_rrdb(net)
+    torch.save({"params": net.state_dict()}, tmp_path / "srn.pth")
+    root = dataset_factory("drealsr")  # x4
+    result = run_srx("bench", root, "-m", "bicubic", "-m", f"dasr:{tmp_path / 'srn.pth'}", "--no-lpips", "--device",
+                     "cpu", "--out", tmp_path / "out")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    methods = {r["method"] for r in read_rows(tmp_path / "out" / "results.csv")}
+    assert methods == {"bicubic", f"dasr:{tmp_path / 'srn.pth'}"}
+    with pytest.raises(ConfigError, match="needs a checkpoint"):
+        build_method("dasr", MethodContext(scale=4))
+    with pytest.raises(ConfigError, match="x4 model"):
+        build_method(f"dasr:{tmp_path / 'srn.pth'}", MethodContext(scale=2))
