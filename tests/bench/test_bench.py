@@ -137,7 +137,7 @@ def test_killed_run_loses_at_most_the_image_in_flight(dataset_factory, tmp_path)
     root = dataset_factory("plain")
     out = tmp_path / "killed"
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    args = [sys.executable, "-m", "dualsr_cli", "bench", str(root), "--out", str(out), "-m", "dualsr:iters=40",
+    args = [sys.executable, "-m", "dualsr_cli", "bench", str(root), "--out", str(out), "-m", "dualsr:iters=10",
             "--no-lpips", "--device", "cpu", "--quiet"]  # fmt: skip
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
@@ -149,7 +149,7 @@ def test_killed_run_loses_at_most_the_image_in_flight(dataset_factory, tmp_path)
     proc.wait()
     done_before = read_rows(out / "results.csv")
     assert 1 <= len(done_before) < 3
-    resumed = run_srx("bench", root, "--out", out, "-m", "dualsr:iters=40", "--no-lpips", "--device", "cpu")
+    resumed = run_srx("bench", root, "--out", out, "-m", "dualsr:iters=10", "--no-lpips", "--device", "cpu")
     assert resumed.returncode == 0, resumed.stderr
     rows = read_rows(out / "results.csv")
     assert [r["item"] for r in rows] == ["astronaut", "chelsea", "coffee"]
