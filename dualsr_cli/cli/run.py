@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import DeviceOption, QuietOption, SkipExistingOption, stderr, stdout, user_errors, warn
+from ._common import DeviceOption, QuietOption, SkipExistingOption, TileOption, stderr, stdout, user_errors, warn
 
 RUN_HELP = "\n\n".join(
     [
@@ -103,16 +103,7 @@ def run(
             rich_help_panel="Output",
         ),
     ] = Ext.auto,
-    tile: Annotated[
-        int | None,
-        typer.Option(
-            "--tile",
-            "-t",
-            help="Tile size in LR pixels; 0 = whole image. Default: from free memory.",
-            rich_help_panel="Runtime",
-            show_default=False,
-        ),
-    ] = None,
+    tile: TileOption = None,
     tile_pad: Annotated[
         int | None,
         typer.Option(
@@ -142,10 +133,6 @@ def run(
         if outscale is not None and not 0 < outscale <= 16:
             raise ConfigError(f"--outscale must be in (0, 16], got {outscale}")
         target = resolve_device(device)
-        if half and target.type != "cuda":
-            raise ConfigError(
-                "--half needs a CUDA device (fp16 convolutions are not supported on the CPU); drop --half"
-            )
         listing = list_inputs(inputs)
         for message in listing.skipped:
             warn(message)
