@@ -283,10 +283,12 @@ def write_image(
     bit_depth: int = 8,
     alpha: np.ndarray | None = None,
     jpeg_quality: int = 95,
+    mkdir: bool = False,
 ) -> Path:
     """Write float [0, 1] pixels ``color`` (H, W, 3) or (H, W, 1)/(H, W), plus optional alpha (H, W).
 
     The file appears atomically. JPEG/WebP are written with 8 bits whatever ``bit_depth`` says.
+    ``mkdir`` creates missing parent folders.
     """
     path = Path(path)
     ext = _check_extension(path, "write")
@@ -309,6 +311,8 @@ def write_image(
     if ext in (".jpg", ".jpeg"):
         params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)]
     try:
+        if mkdir:
+            path.parent.mkdir(parents=True, exist_ok=True)
         if not path.parent.exists():
             raise FileNotFoundError(2, "No such file or directory")
         with atomic_output(path) as tmp:

@@ -130,13 +130,22 @@ def find_drealsr(root: Path, scale: int | None, split: str) -> Dataset | None:
         lr_dirs = _dirs(split_dir, rf"{split_name}_LR")
         if not hr_dirs or not lr_dirs:
             continue
-        lr_by_stem = {p.stem: p for p in _images(lr_dirs[0])}
-        for hr in _images(hr_dirs[0]):
-            base = re.sub(rf"_x{s}$", "", hr.stem)
-            lr = lr_by_stem.get(f"{base}_x1")
+        hr_files, lr_files = _images(hr_dirs[0]), _images(lr_dirs[0])
+        lr_by_stem = {p.stem: p for p in lr_files}
+        found = []
+        for hr in hr_files:
+            # test images: <scene>_x4 <-> <scene>_x1; training patches: <scene>_x4_<k> <-> <scene>_x1_<k>
+            lr = lr_by_stem.get(re.sub(rf"_x{s}(_\d+)?$", r"_x1\1", hr.stem)) or lr_by_stem.get(hr.stem)
             if lr is not None:
-                item = base if split != "all" else f"{split_name}_{base}"
-                candidates.setdefault(s, []).append(Pair(item, lr, hr, camera=_drealsr_camera(base)))
+                found.append((re.sub(rf"_x{s}(?=(_\d+)?$)", "", hr.stem), lr, hr))
+        if not found and hr_files and len(hr_files) == len(lr_files):
+            # names that follow neither rule: pair by sorted position, as the CDC/DADA loaders do
+            found = [
+                (re.sub(rf"_x{s}(?=(_\d+)?$)", "", hr.stem), lr, hr) for hr, lr in zip(hr_files, lr_files, strict=True)
+            ]
+        for base, lr, hr in found:
+            item = base if split != "all" else f"{split_name}_{base}"
+            candidates.setdefault(s, []).append(Pair(item, lr, hr, camera=_drealsr_camera(base)))
     if not candidates:
         return None
     for s, pairs in candidates.items():  # an unzip that doubled a level finds the same files twice

@@ -17,8 +17,7 @@ PHOTOS = ("chelsea", "coffee", "astronaut")
 
 
 def write_image(path: Path, pixels: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _write_image(path, pixels)
+    _write_image(path, pixels, mkdir=True)
 
 
 def hr_lr(name: str, scale: int, size: int = 192, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
