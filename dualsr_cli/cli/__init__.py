@@ -7,6 +7,8 @@ from typing import Annotated
 import typer
 
 from .._version import __version__
+from .adapt import HELP as ADAPT_HELP
+from .adapt import adapt
 from .bench import HELP as BENCH_HELP
 from .bench import bench
 from .run import DEGRADE_HELP, RUN_HELP, degrade, run
@@ -49,6 +51,7 @@ app.command("zero-shot", help=ZERO_SHOT_HELP, no_args_is_help=True)(zero_shot)
 app.command("run", help=RUN_HELP, no_args_is_help=True)(run)
 app.command("degrade", help=DEGRADE_HELP, no_args_is_help=True)(degrade)
 app.command("bench", help=BENCH_HELP, no_args_is_help=True)(bench)
+app.command("adapt", help=ADAPT_HELP, no_args_is_help=True)(adapt)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,70 @@
+"""Settings of an ``srx adapt`` job. Paper schedules are the defaults; ``--preset smoke`` and the
+``--iters/--batch-size/--patch-size`` options override them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from ..errors import ConfigError
+
+METHODS = ("dada", "dasr", "ddnsr")
+
+
+@dataclass(frozen=True)
+class AdaptConfig:
+    method: str
+    data: Path
+    source: str
+    target: str
+    out: Path
+    scale: int = 4
+    iters: int | None = None  # per stage; None = the paper's schedule
+    batch_size: int | None = None  # per process; None = the paper's per stage
+    patch_size: int | None = None  # LR patch side; None = the paper's (48)
+    val: int = 10
+    select_on: str = "val"  # "test" reproduces the official code, which selects on the test images
+    protocol: str = "cdc"
+    eval_every: int = 1000
+    save_every: int = 1000
+    perceptual: str = "vgg"
+    seed: int = 0
+    device: str = "auto"
+    preset: str = "paper"
+    source_weights: Path | None = None
+    resume: bool = False
+    world_size: int = 1
+    deviations: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ConfigError(f"unknown method '{self.method}' (use {', '.join(METHODS)})")
+        if self.select_on not in ("val", "test"):
+            raise ConfigError("--select-on must be val or test")
+        if self.preset not in ("paper", "smoke"):
+            raise ConfigError("--preset must be paper or smoke")
+        if self.scale != 4:
+            raise ConfigError("srx adapt trains x4 models (DRealSR x4, as DADA/DASR/DDNSR)")
+        for name in ("iters", "batch_size", "patch_size"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.patch_size is not None and self.method == "dada" and self.patch_size % 16:
+            raise ConfigError("DADA's CDC network needs --patch-size to be a multiple of 16")
+
+    @classmethod
+    def smoke(cls, **kwargs) -> AdaptConfig:
+        """Tiny counts for CPU checks: a few iterations per stage on 16px LR patches."""
+        base = {"iters": 4, "batch_size": 2, "patch_size": 16, "val": 2, "eval_every": 2, "save_every": 2,
+                "preset": "smoke"}  # fmt: skip
+        return cls(**{**base, **{k: v for k, v in kwargs.items() if v is not None}})
+
+    def stage_value(self, name: str, paper: int) -> int:
+        value = getattr(self, name)
+        return paper if value is None else value
+
+    def to_dict(self) -> dict:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+    def with_deviation(self, text: str) -> AdaptConfig:
+        return replace(self, deviations=[*self.deviations, text])

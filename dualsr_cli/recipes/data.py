@@ -1,0 +1,164 @@
+"""Training data of the cross-camera recipes: DRealSR cameras, splits and seeded patch sampling.
+
+The source camera contributes LR/HR training pairs; the target camera only LR images for training. A
+validation split of target LR/HR training pairs (``--val N``) is held out for model selection, and the
+target's test pairs never enter training. Patches are drawn with a ``numpy`` Generator whose state is
+part of every checkpoint, so a resumed run draws exactly the patches an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..bench.datasets import DREALSR_CAMERAS, Pair, detect
+from ..errors import ConfigError, ImageReadError
+from ..image_io import read_image
+
+CAMERA_NAMES = sorted(set(DREALSR_CAMERAS.values()))
+
+
+def camera_name(text: str) -> str:
+    """'sony' / 'Sony' / 'olympus' -> the canonical camera name; an unknown name lists the known ones."""
+    for name in CAMERA_NAMES:
+        if text.strip().lower() == name.lower():
+            return name
+    raise ConfigError(f"unknown camera '{text}' (known: {', '.join(n.lower() for n in CAMERA_NAMES)})")
+
+
+@dataclass
+class CrossCameraData:
+    scale: int
+    source: str
+    target: str
+    source_train: list[Pair]
+    target_train: list[Pair]  # only their LR is used for training
+    validation: list[Pair]  # held-out target training pairs, for model selection
+    target_test: list[Pair]  # never used in training; for --select-on test and final evaluation
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        lines = ["DRealSR pairs per camera (train / test):"]
+        for camera in CAMERA_NAMES:
+            c = self.counts.get(camera, {})
+            if c:
+                lines.append(f"  {camera:10s} {c.get('train', 0):6d} / {c.get('test', 0):4d}")
+        lines.append(
+            f"source {self.source}: {len(self.source_train)} training pairs; target {self.target}: "
+            f"{len(self.target_train)} LR images for training, {len(self.validation)} held-out validation pairs, "
+            f"{len(self.target_test)} test pairs (kept out of training)"
+        )
+        return "\n".join(lines)
+
+
+def load_cross_camera(root: str | Path, source: str, target: str, *, scale: int = 4, val: int = 10,
+                      seed: int = 1) -> CrossCameraData:  # fmt: skip
+    """DRealSR ``Train_x<s>``/``Test_x<s>`` pairs split into source, target, validation and test."""
+    source, target = camera_name(source), camera_name(target)
+    if source == target:
+        raise ConfigError(f"--source and --target are both {source}; cross-camera adaptation needs two cameras")
+    root = Path(root)
+    try:
+        train = detect(root, layout="drealsr", scale=scale, split="train")
+    except ImageReadError:
+        raise ImageReadError(
+            f"no DRealSR training pairs in '{root}': expected x{scale}/Train_x{scale}/train_HR and train_LR "
+            f"(and Test_x{scale}/test_HR, test_LR)"
+        ) from None
+    try:
+        test = detect(root, layout="drealsr", scale=scale, split="test").pairs
+    except ImageReadError:
+        test = []
+    counts: dict[str, dict[str, int]] = {}
+    for split_name, pairs in (("train", train.pairs), ("test", test)):
+        for camera, n in Counter(p.camera for p in pairs if p.camera).items():
+            counts.setdefault(camera, {})[split_name] = n
+    source_train = [p for p in train.pairs if p.camera == source]
+    target_pool = [p for p in train.pairs if p.camera == target]
+    if not source_train:
+        raise ConfigError(f"source camera {source} has no training LR/HR pairs in '{root}'")
+    if not target_pool:
+        raise ConfigError(f"target camera {target} has no training LR images in '{root}'")
+    if val >= len(target_pool):
+        raise ConfigError(f"--val {val} leaves no target training images ({target} has {len(target_pool)})")
+    order = np.random.default_rng(seed).permutation(len(target_pool))
+    validation = [target_pool[i] for i in sorted(order[:val])]
+    held_out = {p.item for p in validation}
+    return CrossCameraData(
+        scale=train.scale, source=source, target=target, source_train=source_train,
+        target_train=[p for p in target_pool if p.item not in held_out], validation=validation,
+        target_test=[p for p in test if p.camera == target], counts=counts,
+    )  # fmt: skip
+
+
+class ImageCache:
+    """Decoded images as float32 CHW arrays, kept in memory up to a budget (training patches are small)."""
+
+    def __init__(self, budget_bytes: int = 2 << 30) -> None:
+        self.budget = budget_bytes
+        self.used = 0
+        self.store: dict[Path, np.ndarray] = {}
+
+    def get(self, path: Path) -> np.ndarray:
+        cached = self.store.get(path)
+        if cached is not None:
+            return cached
+        array = np.ascontiguousarray(read_image(path).rgb_float64().transpose(2, 0, 1), dtype=np.float32)
+        if self.used + array.nbytes <= self.budget:
+            self.store[path] = array
+            self.used += array.nbytes
+        return array
+
+
+def _augment(array: np.ndarray, flip_h: bool, flip_v: bool, turns: int) -> np.ndarray:
+    if flip_h:
+        array = array[:, :, ::-1]
+    if flip_v:
+        array = array[:, ::-1, :]
+    return np.rot90(array, turns, axes=(1, 2))
+
+
+class PatchSampler:
+    """Random LR patches (and the aligned HR patch) with flips and 90° rotations, from a seeded Generator."""
+
+    def __init__(self, pairs: list[Pair], *, scale: int, lr_patch: int, seed: int, cache: ImageCache) -> None:
+        if not pairs:
+            raise ConfigError("no images to sample patches from")
+        self.pairs, self.scale, self.lr_patch, self.cache = pairs, scale, lr_patch, cache
+        self.rng = np.random.default_rng(seed)
+
+    def state(self) -> dict:
+        return self.rng.bit_generator.state
+
+    def set_state(self, state: dict) -> None:
+        self.rng.bit_generator.state = state
+
+    def draw(self, batch: int, *, with_hr: bool = True, geometry: list[tuple] | None = None):
+        """(lr, hr or None, geometry): geometry lets a second sampler reuse crops and flips (DADA)."""
+        lrs, hrs, used = [], [], []
+        for b in range(batch):
+            pair = self.pairs[int(self.rng.integers(len(self.pairs)))]
+            lr = self.cache.get(pair.lr)
+            p = self.lr_patch
+            if lr.shape[1] < p or lr.shape[2] < p:
+                raise ConfigError(f"'{pair.lr}' is smaller than the {p}px training patch; use a smaller --patch-size")
+            if geometry is None:
+                top = int(self.rng.integers(lr.shape[1] - p + 1))
+                left = int(self.rng.integers(lr.shape[2] - p + 1))
+                flips = (bool(self.rng.integers(2)), bool(self.rng.integers(2)), int(self.rng.integers(4)))
+            else:
+                top, left, flips = geometry[b]
+                top, left = min(top, lr.shape[1] - p), min(left, lr.shape[2] - p)
+            used.append((top, left, flips))
+            lrs.append(_augment(lr[:, top : top + p, left : left + p], *flips))
+            if with_hr:
+                s = self.scale
+                hr = self.cache.get(pair.hr)
+                hrs.append(_augment(hr[:, top * s : (top + p) * s, left * s : (left + p) * s], *flips))
+        lr_t = torch.from_numpy(np.ascontiguousarray(np.stack(lrs)))
+        hr_t = torch.from_numpy(np.ascontiguousarray(np.stack(hrs))) if with_hr else None
+        return lr_t, hr_t, used

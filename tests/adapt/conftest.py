@@ -1,0 +1,26 @@
+"""A tiny synthetic DRealSR dataset (real photos, two 'cameras' with their own blur and noise)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dualsr_cli.bench.synthetic import camera_models, make_drealsr
+
+
+@pytest.fixture(scope="session")
+def drealsr(tmp_path_factory):
+    root = tmp_path_factory.mktemp("drealsr")
+    return make_drealsr(root, camera_models(["sony", "olympus"]), train_patches=8, test_images=2, test_hr=64)
+
+
+@pytest.fixture(scope="session")
+def circle_checkpoint(tmp_path_factory, drealsr):
+    """A real stage-2 export, made by the smoke run of stages 1 and 2 (shared by the slower tests)."""
+    from dualsr_cli.recipes import run_adapt
+    from dualsr_cli.recipes.config import AdaptConfig
+
+    out = tmp_path_factory.mktemp("runs") / "full"
+    config = AdaptConfig.smoke(method="dada", data=drealsr, source="sony", target="olympus", out=out, iters=2,
+                               perceptual="none", device="cpu")  # fmt: skip
+    result = run_adapt(config)
+    return out, result
