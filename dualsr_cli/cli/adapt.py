@@ -40,7 +40,7 @@ def adapt(
         str, typer.Option("--target", help="Camera to adapt to (its LR photos are used).", show_default=False)
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory.")] = Path("runs/adapt"),
-    method: Annotated[str, typer.Option("--method", help="dada (more recipes to come).")] = "dada",
+    method: Annotated[str, typer.Option("--method", help="dada, dasr or ddnsr.")] = "dada",
     preset: Annotated[str, typer.Option("--preset", help="paper (default schedules) or smoke (tiny CPU run).")] = (
         "paper"
     ),

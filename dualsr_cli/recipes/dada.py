@@ -14,8 +14,6 @@ Paper schedules: stage 1 1000 epochs, stage 2 600, stage 3 500, an epoch being o
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -23,8 +21,7 @@ import torch
 from ..archs.cdc import CDCNet, DADAUpscaler, init_cdc
 from ..archs.deresnet import DeResNet
 from ..archs.discriminators import NLayerDiscriminator, init_normal
-from ..metrics.lpips import LpipsMetric
-from .data import CrossCameraData, ImageCache, PatchSampler
+from .context import StageContext
 from .evaluation import evaluate_pairs
 from .job import sync_gradients
 from .losses import bce_gan, component_loss, discriminator_y, perceptual_loss
@@ -33,42 +30,6 @@ STAGE_EPOCHS = {"1-source-cdc": 1000, "2-circle": 600, "3-dada": 500}
 STAGE_BATCH = {"1-source-cdc": 16, "2-circle": 8, "3-dada": 2}
 STAGE_LR = {"1-source-cdc": 2e-4, "2-circle": 1e-4, "3-dada": 1e-4}
 WEIGHTS = {"s_ins": 1.0, "s_int": 0.05, "t_int": 1.0, "gan": 0.005, "down": 0.1, "vgg": 0.01}
-
-
-@dataclass
-class StageContext:
-    """What every stage of a recipe shares."""
-
-    data: CrossCameraData
-    config: Any  # AdaptConfig
-    device: torch.device
-    dist: Any  # DistContext
-    cache: ImageCache
-    lpips: LpipsMetric | None
-
-    def batch(self, stage: str) -> int:
-        return self.config.stage_value("batch_size", STAGE_BATCH[stage])
-
-    def patch(self) -> int:
-        return self.config.stage_value("patch_size", 48)
-
-    def iterations(self, stage: str, patches: int) -> int:
-        per_epoch = math.ceil(patches / (self.batch(stage) * self.dist.world_size))
-        return self.config.stage_value("iters", STAGE_EPOCHS[stage] * per_epoch)
-
-    def sampler(self, pairs, offset: int) -> PatchSampler:
-        seed = self.config.seed * 1000 + offset * 100 + self.dist.rank
-        return PatchSampler(pairs, scale=self.data.scale, lr_patch=self.patch(), seed=seed, cache=self.cache)
-
-    def selection_pairs(self):
-        return self.data.target_test if self.config.select_on == "test" else self.data.validation
-
-    def to_device(self, *tensors):
-        return [t.to(self.device) if t is not None else None for t in tensors]
-
-
-def _seeded(seed: int):
-    torch.manual_seed(seed)
 
 
 def _break_info(iteration: int, metrics: dict | None = None) -> dict:
@@ -80,7 +41,7 @@ class SourceCDC:
 
     def __init__(self, ctx: StageContext) -> None:
         self.ctx = ctx
-        _seeded(ctx.config.seed)
+        torch.manual_seed(ctx.config.seed)
         self.net = CDCNet(scale=ctx.data.scale)
         init_cdc(self.net)
         self.net.to(ctx.device)
@@ -90,11 +51,11 @@ class SourceCDC:
             self.optimizers["up"], milestones=[200_000, 400_000, 600_000, 800_000], gamma=0.5)}  # fmt: skip
         self.source = ctx.sampler(ctx.data.source_train, 1)
         self.samplers = [self.source]
-        self.iterations = ctx.iterations(self.name, len(ctx.data.source_train))
+        self.iterations = ctx.iterations(STAGE_EPOCHS[self.name], len(ctx.data.source_train), STAGE_BATCH[self.name])
         self.done = 0
 
     def step(self, iteration: int) -> dict[str, float]:
-        lr, hr, _ = self.source.draw(self.ctx.batch(self.name))
+        lr, hr, _ = self.source.draw(self.ctx.batch(STAGE_BATCH[self.name]))
         lr, hr = self.ctx.to_device(lr, hr)
         self.net.train()
         self.optimizers["up"].zero_grad(set_to_none=True)
@@ -122,7 +83,7 @@ class Circle:
 
     def __init__(self, ctx: StageContext, up_state: dict) -> None:
         self.ctx = ctx
-        _seeded(ctx.config.seed + 1)
+        torch.manual_seed(ctx.config.seed + 1)
         self.up = CDCNet(scale=ctx.data.scale)
         self.up.load_state_dict(up_state)
         self.down = DeResNet(scale=ctx.data.scale)
@@ -134,11 +95,11 @@ class Circle:
         self.schedulers: dict = {}  # the official scheduler steps an orphaned optimiser: the lr is constant
         self.source = ctx.sampler(ctx.data.source_train, 2)
         self.samplers = [self.source]
-        self.iterations = ctx.iterations(self.name, len(ctx.data.source_train))
+        self.iterations = ctx.iterations(STAGE_EPOCHS[self.name], len(ctx.data.source_train), STAGE_BATCH[self.name])
         self.done = 0
 
     def step(self, iteration: int) -> dict[str, float]:
-        lr, hr, _ = self.source.draw(self.ctx.batch(self.name))
+        lr, hr, _ = self.source.draw(self.ctx.batch(STAGE_BATCH[self.name]))
         lr, hr = self.ctx.to_device(lr, hr)
         self.up.train()
         self.down.train()
@@ -171,7 +132,7 @@ class DADAStage:
     def __init__(self, ctx: StageContext, circle: dict) -> None:
         self.ctx = ctx
         scale = ctx.data.scale
-        _seeded(ctx.config.seed + 2)
+        torch.manual_seed(ctx.config.seed + 2)
         up_state, down_state = circle["model"]["up"], circle["model"]["down"]
         self.up_0 = CDCNet(scale=scale)
         self.up_0.load_state_dict(up_state)
@@ -199,11 +160,11 @@ class DADAStage:
         self.target = ctx.sampler(ctx.data.target_train, 3)
         self.source = ctx.sampler(ctx.data.source_train, 4)
         self.samplers = [self.target, self.source]
-        self.iterations = ctx.iterations(self.name, len(ctx.data.target_train))
+        self.iterations = ctx.iterations(STAGE_EPOCHS[self.name], len(ctx.data.target_train), STAGE_BATCH[self.name])
         self.done = 0
 
     def step(self, iteration: int) -> dict[str, float]:
-        batch = self.ctx.batch(self.name)
+        batch = self.ctx.batch(STAGE_BATCH[self.name])
         t_lr, _, geometry = self.target.draw(batch, with_hr=False)
         s_lr, s_hr, _ = self.source.draw(batch, geometry=geometry)  # the source patch reuses crop and flips
         t_lr, s_lr, s_hr = self.ctx.to_device(t_lr, s_lr, s_hr)

@@ -114,7 +114,8 @@ class ImageCache:
         return array
 
 
-def _augment(array: np.ndarray, flip_h: bool, flip_v: bool, turns: int) -> np.ndarray:
+def augment(array: np.ndarray, flip_h: bool, flip_v: bool, turns: int) -> np.ndarray:
+    """Flips and 90° turns of a (C, H, W) array, the same for every array of a sample."""
     if flip_h:
         array = array[:, :, ::-1]
     if flip_v:
@@ -140,8 +141,10 @@ class PatchSampler:
     def draw(self, batch: int, *, with_hr: bool = True, geometry: list[tuple] | None = None):
         """(lr, hr or None, geometry): geometry lets a second sampler reuse crops and flips (DADA)."""
         lrs, hrs, used = [], [], []
+        self.last_pairs: list[Pair] = []
         for b in range(batch):
             pair = self.pairs[int(self.rng.integers(len(self.pairs)))]
+            self.last_pairs.append(pair)
             lr = self.cache.get(pair.lr)
             p = self.lr_patch
             if lr.shape[1] < p or lr.shape[2] < p:
@@ -154,11 +157,11 @@ class PatchSampler:
                 top, left, flips = geometry[b]
                 top, left = min(top, lr.shape[1] - p), min(left, lr.shape[2] - p)
             used.append((top, left, flips))
-            lrs.append(_augment(lr[:, top : top + p, left : left + p], *flips))
+            lrs.append(augment(lr[:, top : top + p, left : left + p], *flips))
             if with_hr:
                 s = self.scale
                 hr = self.cache.get(pair.hr)
-                hrs.append(_augment(hr[:, top * s : (top + p) * s, left * s : (left + p) * s], *flips))
+                hrs.append(augment(hr[:, top * s : (top + p) * s, left * s : (left + p) * s], *flips))
         lr_t = torch.from_numpy(np.ascontiguousarray(np.stack(lrs)))
         hr_t = torch.from_numpy(np.ascontiguousarray(np.stack(hrs))) if with_hr else None
         return lr_t, hr_t, used
