@@ -1,0 +1,59 @@
+"""srx adapt --method dasr / ddnsr: smoke runs whose outputs load in srx run and srx degrade."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from dualsr_cli.archs import load_degrader, load_model
+from dualsr_cli.errors import CheckpointError
+from dualsr_cli.recipes import run_adapt
+from dualsr_cli.recipes.config import AdaptConfig
+
+
+def smoke(method: str, drealsr, out, **kwargs):
+    config = AdaptConfig.smoke(method=method, data=drealsr, source="sony", target="olympus", out=out, iters=2,
+                               perceptual="none", device="cpu", **kwargs)  # fmt: skip
+    return run_adapt(config)
+
+
+def losses_in(log_path) -> list[float]:
+    values = []
+    for line in log_path.read_text().splitlines():
+        record = json.loads(line)
+        values += list(record.get("losses", {}).values())
+    return values
+
+
+def test_dasr_smoke_run_trains_dsn_generates_and_trains_srn(drealsr, tmp_path):
+    result = smoke("dasr", drealsr, tmp_path / "dasr")
+    assert set(result.exports) == {"1-dsn", "2-generate", "3-srn"}
+    generated = list((tmp_path / "dasr" / "generated" / "lr").glob("*.png"))
+    assert len(generated) == 8 and len(list((tmp_path / "dasr" / "generated" / "ddm").glob("*.npy"))) == 8
+    assert all(math.isfinite(v) for v in losses_in(tmp_path / "dasr" / "log.jsonl"))
+    assert load_model("dasr", result.exports["3-srn"]).scale == 4
+    kind, dsn = load_degrader(result.exports["1-dsn"])
+    assert kind == "deresnet" and dsn.scale == 4
+    assert set(result.test) == {"bicubic", "adapted"}
+
+
+def test_ddnsr_smoke_run_and_its_checkpoint_layout(drealsr, tmp_path):
+    result = smoke("ddnsr", drealsr, tmp_path / "ddnsr")
+    assert set(result.exports) == {"1-source-rrdb", "2-ddnsr"}
+    checkpoint = torch.load(result.exports["2-ddnsr"], map_location="cpu", weights_only=True)
+    assert checkpoint["format"] == "srx-ddnsr" and checkpoint["scale"] == 4
+    assert load_model("ddnsr", result.exports["2-ddnsr"]).scale == 4
+    assert load_degrader(result.exports["2-ddnsr"])[0] == "ddnsr"
+    assert set(result.test) == {"source-only", "adapted"}
+    assert all(math.isfinite(v) for v in losses_in(tmp_path / "ddnsr" / "log.jsonl"))
+
+
+def test_rrdb_recipes_refuse_cdc_source_weights(drealsr, tmp_path):
+    from dualsr_cli.archs.cdc import CDCNet
+
+    torch.save(CDCNet(scale=4).state_dict(), tmp_path / "cdc.pth")
+    with pytest.raises(CheckpointError, match="RRDB"):
+        smoke("ddnsr", drealsr, tmp_path / "x", source_weights=tmp_path / "cdc.pth")
