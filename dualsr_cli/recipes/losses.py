@@ -97,12 +97,14 @@ class VGGFeatureLoss(nn.Module):
                 f"the perceptual loss needs torchvision's VGG19 weights '{path.name}' in '{path.parent}' "
                 "(srx never downloads; copy the file there or set TORCH_HOME), or use --perceptual none for smoke runs"
             )
-        vgg = torchvision.models.vgg19(weights=None)
+        features = torchvision.models.vgg19(weights=None).features
         try:
-            vgg.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            # only the convolutional trunk is used; the classifier weights in the file are ignored
+            features.load_state_dict({k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")})
         except Exception as exc:
             raise ConfigError(f"cannot load VGG19 weights from '{path}' ({str(exc).splitlines()[0][:100]})") from None
-        self.features = vgg.features[: layer + 1].eval().requires_grad_(False)
+        self.features = features[: layer + 1].eval().requires_grad_(False)
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN)[None, :, None, None])
         self.register_buffer("std", torch.tensor(_IMAGENET_STD)[None, :, None, None])
 
