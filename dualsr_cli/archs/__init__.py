@@ -23,6 +23,7 @@ TITLES = {
     "deresnet": "DASR DSN down-sampler (DeResnet)",
     "ddnsr-degradation": "DDNSR dual-input degradation network",
     "dualsr": "DualSR G_UP",
+    "fda": "feature distribution alignment SR (Wang et al., ICCV 2021) E + G_SR",
     "discriminator": "a discriminator",
 }
 
@@ -32,6 +33,8 @@ def identify(state: dict[str, torch.Tensor]) -> str | None:
     from .rrdb import layout_of
 
     keys = set(state)
+    if any(k.startswith("E.body.") for k in keys) and any(k.startswith("G_SR.") for k in keys):
+        return "fda"
     if {"conv_in.0.weight", "HG_0.down1.res_block.res.0.weight"} <= keys:
         return "cdc"
     if layout_of(state) is not None:
@@ -119,8 +122,34 @@ def build_deresnet(state: dict[str, torch.Tensor], path: str | Path) -> nn.Modul
     return net
 
 
+def build_fda(state: dict[str, torch.Tensor], path: str | Path) -> nn.Module:
+    from .fda import FDAUpscaler, split_state
+    from .rrdb import rrdb_arguments
+
+    _require(state, "fda", path, " (srx run dasr takes plain RRDB weights)")
+    encoder, decoder = split_state(state)
+    try:
+        arguments = rrdb_arguments(decoder)
+        net = FDAUpscaler(features=encoder["body.0.weight"].shape[0], nb=arguments["nb"], scale=arguments["scale"])
+    except (KeyError, ValueError, IndexError) as exc:
+        raise CheckpointError(f"'{path}': cannot read the FDA networks' sizes from its tensors ({exc})") from None
+    load_strict(net, {**{f"E.{k}": v for k, v in encoder.items()}, **{f"G_SR.{k}": v for k, v in decoder.items()}},
+                f"{TITLES['fda']} x{arguments['scale']}")  # fmt: skip
+    return net
+
+
+def _fda_state(path: str | Path) -> dict[str, torch.Tensor]:
+    """srx's FDA checkpoint, or USR_DA's {'model_Enc', 'model_Dec_SR'} renamed to srx's keys."""
+    raw = read_checkpoint(path)
+    if isinstance(raw, dict) and {"model_Enc", "model_Dec_SR"} <= set(raw):
+        from .fda import from_usr_da
+
+        return from_usr_da(extract_state_dict(raw["model_Enc"]), extract_state_dict(raw["model_Dec_SR"]))
+    return extract_state_dict(raw, source=f"'{path}'")
+
+
 def load_model(arch: str, path: str | Path, *, maps_path: str | Path | None = None) -> ModelDescriptor:
-    """Build the upscaler ``srx run <arch>`` runs: dada, cdc, dasr or ddnsr."""
+    """Build the upscaler ``srx run <arch>`` runs: dada, cdc, dasr, ddnsr or fda."""
     if arch == "cdc":
         net = build_cdc(state_from_file(path, prefer=("up",)), path)
         return ModelDescriptor("cdc", net, net.scale, net.upscale, size_multiple=16, tile_pad=32,
@@ -142,7 +171,10 @@ def load_model(arch: str, path: str | Path, *, maps_path: str | Path | None = No
         net = build_rrdb(state_from_file(path, prefer=("reconstruction",)), path)
         return ModelDescriptor(arch, net, net.scale, net, size_multiple=net.unshuffle, tile_pad=24,
                                bytes_per_lr_pixel=24 * 1024)  # fmt: skip
-    raise CheckpointError(f"unknown architecture '{arch}' (srx run takes dada, cdc, dasr or ddnsr)")
+    if arch == "fda":
+        net = build_fda(_fda_state(path), path)
+        return ModelDescriptor("fda", net, net.scale, net, tile_pad=24, bytes_per_lr_pixel=24 * 1024)
+    raise CheckpointError(f"unknown architecture '{arch}' (srx run takes dada, cdc, dasr, ddnsr or fda)")
 
 
 def load_degrader(path: str | Path) -> tuple[str, nn.Module]:

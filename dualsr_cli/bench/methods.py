@@ -156,6 +156,7 @@ METHODS: dict[str, MethodFactory] = {
     "cdc": _pretrained("cdc"),
     "dasr": _pretrained("dasr"),
     "ddnsr": _pretrained("ddnsr"),
+    "fda": _pretrained("fda"),
 }
 
 

@@ -73,7 +73,7 @@ def make_drealsr(
     scale: int = 4,
     train_patches: int = 24,
     test_images: int = 2,
-    patch_hr: int = 64,
+    patch_hr: int = 96,
     test_hr: int = 128,
     seed: int = 0,
 ) -> Path:

@@ -15,7 +15,13 @@ HELP = "\n\n".join(
         "photos of another camera (DRealSR x4 layout: Train_x4/train_HR|train_LR, Test_x4/test_HR|test_LR).",
         "--method dada (default): DADA (Xu et al., CVPR 2022) in its three official stages — source-only CDC, "
         "the circle stage (CDC + down-sampler), and dual adversarial adaptation — with the official "
-        "hyper-parameters. --source-weights starts from an existing CDC or circle checkpoint and skips stages.",
+        "hyper-parameters. --source-weights starts from an existing CDC or circle checkpoint and skips stages. "
+        "--method dasr: DASR (ShuhangGu/DASR, CVPR 2021): DSN, generated LR and domain-distance maps, SRN. "
+        "--method ddnsr: DDNSR (Li et al., 2023): RRDB pre-training, then joint dual-input degradation and "
+        "reconstruction. --method fda: feature distribution alignment (Wang et al., ICCV 2021; not Fourier "
+        "Domain Adaptation) — srx's choices where the paper is silent: encoder + RRDB decoder, DeResnet-body "
+        "target decoder, PatchGAN discriminators, USR_DA's loss weights (see the README); --layout aim2019 or "
+        "ntire2020 runs it on the paper's datasets instead of two cameras.",
         "Jobs live in --out: config.json, log.jsonl (losses, lr, speed, validation), and per stage "
         "checkpoints/<stage>/{last,best,final}.pt. --resume continues exactly where a killed run stopped. "
         "Model selection uses --val target LR/HR training pairs held out from training; the official code "
@@ -40,7 +46,16 @@ def adapt(
         str, typer.Option("--target", help="Camera to adapt to (its LR photos are used).", show_default=False)
     ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory.")] = Path("runs/adapt"),
-    method: Annotated[str, typer.Option("--method", help="dada, dasr or ddnsr.")] = "dada",
+    method: Annotated[str, typer.Option("--method", help="dada, dasr, ddnsr or fda.")] = "dada",
+    layout: Annotated[
+        str,
+        typer.Option(
+            "--layout", help="drealsr (cross-camera), or for fda the paper's aim2019 / ntire2020 folder layouts."
+        ),
+    ] = "drealsr",
+    fda_losses: Annotated[
+        str, typer.Option("--fda-losses", help="fda: full (default) or rec (L_rec alone, a comparison run).")
+    ] = "full",
     preset: Annotated[str, typer.Option("--preset", help="paper (default schedules) or smoke (tiny CPU run).")] = (
         "paper"
     ),
@@ -102,7 +117,7 @@ def adapt(
                     "iters": iters, "batch_size": batch_size, "patch_size": patch_size, "val": val,
                     "select_on": select_on, "perceptual": perceptual, "seed": seed, "device": device,
                     "source_weights": source_weights, "resume": resume, "eval_every": eval_every,
-                    "save_every": save_every}  # fmt: skip
+                    "save_every": save_every, "layout": layout, "fda_losses": fda_losses}  # fmt: skip
         if preset == "smoke":
             config = AdaptConfig.smoke(**settings)
         else:

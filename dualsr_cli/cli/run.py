@@ -12,13 +12,14 @@ from ._common import DeviceOption, QuietOption, SkipExistingOption, TileOption, 
 
 RUN_HELP = "\n\n".join(
     [
-        "Upscale images with official pretrained checkpoints: dada, cdc, dasr or ddnsr.",
+        "Upscale images with official pretrained checkpoints: dada, cdc, dasr, ddnsr or fda.",
         "dada: DADA (Xu et al., CVPR 2022) — the adapted up_t of a DADA checkpoint combined with the attention "
         "maps of the source model given by --maps-weights, as the official DADA test does. cdc: a CDC "
         "(Wei et al., ECCV 2020) or DADA stage-1/2 checkpoint alone. dasr: the SRN of DASR (ShuhangGu/DASR, "
         "Wei et al., CVPR 2021 — domain-distance aware training; not the other projects named DASR), an "
         "ESRGAN RRDBNet in any of its three key layouts. ddnsr: the RRDB reconstruction network of DDNSR "
-        "(Li et al., 2023) as srx adapt writes it.",
+        "(Li et al., 2023) as srx adapt writes it. fda: feature distribution alignment (Wang et al., ICCV 2021), "
+        "encoder + RRDB decoder as srx adapt --method fda writes it (USR_DA checkpoints load too).",
         "Weights are read with weights_only=True (.pth/.pt/.tar/.ckpt) or from .safetensors; wrappers such as "
         "params_ema, state_dict or model are unwrapped and a module. prefix is stripped. Large images are "
         "processed in tiles whose overlaps are blended, so memory depends on --tile, not on the image.",
@@ -40,6 +41,7 @@ class Arch(StrEnum):
     cdc = "cdc"
     dasr = "dasr"
     ddnsr = "ddnsr"
+    fda = "fda"
 
 
 class Ext(StrEnum):
@@ -58,7 +60,7 @@ def _progress(enabled: bool):
 
 
 def run(
-    arch: Annotated[Arch, typer.Argument(help="dada, cdc, dasr or ddnsr.", show_default=False)],
+    arch: Annotated[Arch, typer.Argument(help="dada, cdc, dasr, ddnsr or fda.", show_default=False)],
     inputs: Annotated[list[Path], typer.Argument(help="Images and/or folders of images.", show_default=False)],
     weights: Annotated[
         Path,

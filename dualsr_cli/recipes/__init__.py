@@ -25,7 +25,7 @@ from ..runtime.device import configure_determinism, resolve_device
 from ..runtime.dist import init_from_env, shutdown
 from .config import AdaptConfig
 from .context import StageContext
-from .data import ImageCache, load_cross_camera
+from .data import ImageCache, load_cross_camera, load_paper_mode
 from .job import Cadence, JobHooks, RunDirectory, run_stage
 
 Payloads = dict[str, dict[str, Any]]
@@ -157,7 +157,25 @@ def _plan_ddnsr(ctx: StageContext, start: tuple[str, Any] | None) -> Plan:
     return Plan(steps, compare, start=start_payloads)
 
 
-SOURCE_WEIGHTS = {"dada": ("cdc", "circle"), "dasr": ("rrdb",), "ddnsr": ("rrdb",)}
+def _plan_fda(ctx: StageContext) -> Plan:
+    from ..archs.fda import FDAUpscaler, split_state
+    from . import fda
+
+    paper_mode = ctx.config.layout != "drealsr"
+    steps = [Step("fda", lambda p: fda.FDAStage(ctx, losses=ctx.config.fda_losses, paper_mode=paper_mode))]
+
+    def compare(payloads: Payloads) -> dict[str, Callable]:
+        encoder, decoder = split_state(payloads["fda"]["model"])
+        net = FDAUpscaler(nb=len({k.split(".")[3] for k in decoder if k.startswith("model.1.sub.")}) - 1,
+                          scale=ctx.data.scale)  # fmt: skip
+        net.E.load_state_dict(encoder)
+        net.G_SR.load_state_dict(decoder)
+        return {"bicubic": _bicubic(ctx.data.scale), "adapted": net.to(ctx.device).eval()}
+
+    return Plan(steps, compare)
+
+
+SOURCE_WEIGHTS = {"dada": ("cdc", "circle"), "dasr": ("rrdb",), "ddnsr": ("rrdb",), "fda": ()}
 
 
 def run_adapt(config: AdaptConfig, hooks: JobHooks | None = None) -> AdaptResult:
@@ -167,13 +185,25 @@ def run_adapt(config: AdaptConfig, hooks: JobHooks | None = None) -> AdaptResult
     try:
         device = resolve_device(config.device)
         configure_determinism(device)
-        data = load_cross_camera(config.data, config.source, config.target, scale=config.scale, val=config.val)
+        if config.layout == "drealsr":
+            data = load_cross_camera(config.data, config.source, config.target, scale=config.scale, val=config.val)
+        else:
+            data = load_paper_mode(config.data, config.layout, Path(config.out) / "cache" / "x_s", scale=config.scale,
+                                   is_main=dist.is_main)  # fmt: skip
+            dist.barrier()
         if config.select_on == "test" and not data.target_test:
             raise ConfigError("--select-on test needs target test pairs (Test_x4) and none were found")
         if dist.is_main:
             note(data.summary())
+        if config.source_weights and not SOURCE_WEIGHTS[config.method]:
+            raise ConfigError(f"--source-weights is not used by --method {config.method}")
         start = (_checkpoint_state(config.source_weights, SOURCE_WEIGHTS[config.method], config.method)
                  if config.source_weights else None)  # fmt: skip
+        if config.method == "fda" and config.layout == "drealsr":
+            config = config.with_deviation("fda cross-camera mode: the source domain is a real camera's LR/HR pairs, "
+                                           "while the paper's is presumably synthetic bicubic pairs")  # fmt: skip
+        if config.fda_losses == "rec":
+            config = config.with_deviation("fda trained with L_rec alone (--fda-losses rec): a comparison run")
         if config.perceptual == "none":
             config = config.with_deviation("perceptual losses disabled (--perceptual none): not the paper's recipe")
         if config.select_on == "test":
@@ -192,8 +222,10 @@ def run_adapt(config: AdaptConfig, hooks: JobHooks | None = None) -> AdaptResult
             plan = _plan_dada(ctx, start)
         elif config.method == "dasr":
             plan = _plan_dasr(ctx, start, Path(config.out))
-        else:
+        elif config.method == "ddnsr":
             plan = _plan_ddnsr(ctx, start)
+        else:
+            plan = _plan_fda(ctx)
         payloads: Payloads = dict(plan.start)
         cadence = Cadence(eval_every=config.eval_every, save_every=config.save_every)
         exports = {}

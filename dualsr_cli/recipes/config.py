@@ -8,15 +8,16 @@ from pathlib import Path
 
 from ..errors import ConfigError
 
-METHODS = ("dada", "dasr", "ddnsr")
+METHODS = ("dada", "dasr", "ddnsr", "fda")
+LAYOUTS = ("drealsr", "aim2019", "ntire2020")
 
 
 @dataclass(frozen=True)
 class AdaptConfig:
     method: str
     data: Path
-    source: str
-    target: str
+    source: str | None
+    target: str | None
     out: Path
     scale: int = 4
     iters: int | None = None  # per stage; None = the paper's schedule
@@ -34,11 +35,23 @@ class AdaptConfig:
     source_weights: Path | None = None
     resume: bool = False
     world_size: int = 1
+    layout: str = "drealsr"  # fda paper mode: aim2019 or ntire2020 folder layouts
+    fda_losses: str = "full"  # "rec": the FDA networks trained with L_rec alone (for comparison)
     deviations: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ConfigError(f"unknown method '{self.method}' (use {', '.join(METHODS)})")
+        if self.layout not in LAYOUTS:
+            raise ConfigError(f"unknown --layout '{self.layout}' (use {', '.join(LAYOUTS)})")
+        if self.layout != "drealsr" and self.method != "fda":
+            raise ConfigError(f"--layout {self.layout} (paper mode) exists for --method fda only")
+        if self.layout == "drealsr" and not (self.source and self.target):
+            raise ConfigError(
+                "--source and --target name the two DRealSR cameras (e.g. --source sony --target olympus)"
+            )
+        if self.fda_losses not in ("full", "rec"):
+            raise ConfigError("--fda-losses must be full or rec")
         if self.select_on not in ("val", "test"):
             raise ConfigError("--select-on must be val or test")
         if self.preset not in ("paper", "smoke"):
@@ -54,8 +67,9 @@ class AdaptConfig:
 
     @classmethod
     def smoke(cls, **kwargs) -> AdaptConfig:
-        """Tiny counts for CPU checks: a few iterations per stage on 16px LR patches."""
-        base = {"iters": 4, "batch_size": 2, "patch_size": 16, "val": 2, "eval_every": 2, "save_every": 2,
+        """Tiny counts for CPU checks: a few iterations per stage on 16 px LR patches (24 for fda)."""
+        patch = 24 if kwargs.get("method") == "fda" else 16  # FDA's PatchGANs on LR images need >= 24 px
+        base = {"iters": 4, "batch_size": 2, "patch_size": patch, "val": 2, "eval_every": 2, "save_every": 2,
                 "preset": "smoke"}  # fmt: skip
         return cls(**{**base, **{k: v for k, v in kwargs.items() if v is not None}})
 

@@ -8,6 +8,7 @@ part of every checkpoint, so a resumed run draws exactly the patches an uninterr
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,10 @@ class CrossCameraData:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def summary(self) -> str:
+        if not self.counts:
+            return (f"paper mode: {len(self.source_train)} clean HR images (source, bicubic LR), "
+                    f"{len(self.target_train)} real LR images ({self.target}), {len(self.target_test)} validation "
+                    "pairs for the final evaluation (no selection: the last checkpoint is kept)")  # fmt: skip
         lines = ["DRealSR pairs per camera (train / test):"]
         for camera in CAMERA_NAMES:
             c = self.counts.get(camera, {})
@@ -165,3 +170,48 @@ class PatchSampler:
         lr_t = torch.from_numpy(np.ascontiguousarray(np.stack(lrs)))
         hr_t = torch.from_numpy(np.ascontiguousarray(np.stack(hrs))) if with_hr else None
         return lr_t, hr_t, used
+
+
+PAPER_LAYOUTS = {  # (real LR domain T, clean HR, validation LR, validation HR), reference fda.md §4
+    "aim2019": ("TrainingSource", "DIV2K_train_HR", "ValidationSource", "DIV2K_valid_HR"),
+    "ntire2020": ("Corrupted-tr-x", "Corrupted-tr-y", "Corrupted-va-x", "DIV2K_valid_HR"),
+}
+
+
+def load_paper_mode(
+    root: str | Path, layout: str, cache: Path, *, scale: int = 4, is_main: bool = True
+) -> CrossCameraData:
+    """AIM 2019 / NTIRE 2020 layouts: T = the real LR set, S = clean HR with MATLAB-bicubic x1/scale copies.
+
+    The bicubic copies are computed once into ``cache`` (rank 0 writes them). Validation pairs are the
+    challenge's validation LR/HR, paired by sorted position; they are used only for the final evaluation.
+    """
+    from ..bench.datasets import _dirs, _images
+    from ..image_io import write_image
+    from ..ops.resize import imresize
+
+    root = Path(root)
+    names = PAPER_LAYOUTS[layout]
+    folders = []
+    for name in names:
+        found = _dirs(root, re.escape(name)) if root.is_dir() else []
+        if not found:
+            raise ImageReadError(f"'{root}' has no '{name}' folder (the {layout} layout needs {', '.join(names)})")
+        folders.append(found[0])
+    target_lr, clean_hr, valid_lr, valid_hr = (_images(f) for f in folders)
+    if not target_lr or not clean_hr:
+        raise ConfigError(f"the {layout} layout in '{root}' has no training images")
+    source = []
+    for hr in clean_hr:
+        lr_path = cache / f"{hr.stem}.png"
+        if is_main and not lr_path.exists():
+            image = read_image(hr).rgb_float64()
+            image = image[: image.shape[0] // scale * scale, : image.shape[1] // scale * scale]
+            write_image(lr_path, np.clip(imresize(image, 1.0 / scale), 0, 1), mkdir=True)
+        source.append(Pair(hr.stem, lr_path, hr, camera="clean"))
+    target = [Pair(p.stem, p, p, camera="target") for p in target_lr]
+    test = [Pair(lr.stem, lr, hr, camera="target") for lr, hr in zip(valid_lr, valid_hr, strict=False)]
+    data = CrossCameraData(scale=scale, source="clean HR (bicubic x1/4)", target=names[0], source_train=source,
+                           target_train=target, validation=[], target_test=test)  # fmt: skip
+    data.counts = {}
+    return data

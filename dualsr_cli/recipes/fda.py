@@ -1,0 +1,219 @@
+"""Feature distribution alignment SR (Wang et al., ICCV 2021) — srx's recipe.
+
+The paper survives only as a poster: it fixes the data flow and the loss formulas (reference ``fda.md``
+§1–2) but no architecture, weight or schedule. Everything else follows the proposals of ``fda.md`` §6:
+
+- networks: encoder E (5 convs, 64 features at LR size), G_SR = RRDB-23 on E's features, G_t = DeResnet
+  body (linear output), PatchGANs D_f (64 ch), D_t (LR images), D_SR (HR images);
+- f_t = E(x_t), f_s = E(x_s), x_tt = G_t(f_t), x_st = G_t(f_s), f̃_s = E(x_st), y_ss = G_SR(f_s),
+  y_sts = G_SR(f̃_s); losses with LSGAN targets 0 / 0.5 / 1:
+  0.01·L_align(E) + 1·L_rec + 1·L_res + 0.01·L_sty + 0.01·L_idt + 1·L_cyc, with L_rec = L1 + 0.01·VGG19 +
+  0.01·adversarial (D_SR) and L_cyc the same on y_sts; D_f: target → 0, source → 1;
+- Adam 1e-4, betas (0.9, 0.99) — one for {E, G_t, G_SR}, one per discriminator; ×0.5 at 200k and 300k of
+  400k iterations; LR patch 64, batch 8 per domain.
+
+``--fda-losses rec`` trains the same networks with L_rec alone (the comparison the evidence needs). Every
+validation also logs D_f's mean output on target and source features and the accuracy of a linear probe
+that tells target from source features (it should fall towards 50 % as the features align).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ..archs.discriminators import NLayerDiscriminator, init_normal
+from ..archs.fda import FDA_FORMAT, Encoder, FDAUpscaler, TargetDecoder
+from ..archs.rrdb import RRDBNet, init_rrdb
+from .context import StageContext
+from .data import PatchSampler
+from .evaluation import evaluate_pairs
+from .job import sync_gradients
+from .losses import perceptual_loss
+
+PAPER = {"iters": 400_000, "batch": 8, "lr_patch": 64, "lr": 1e-4, "milestones": [200_000, 300_000]}
+LAMBDAS = {"align": 0.01, "rec": 1.0, "res": 1.0, "sty": 0.01, "idt": 0.01, "cyc": 1.0, "alpha": 0.01, "beta": 0.01}
+SMOKE_SIZES = {"nb": 2, "gt_blocks": 2}  # --preset smoke shrinks G_SR and G_t (fda.md §6.4)
+
+
+def _lsgan(prediction: torch.Tensor, target: float) -> torch.Tensor:
+    return ((prediction - target) ** 2).mean()
+
+
+def _cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu() for k, v in state.items()}
+
+
+def linear_probe_accuracy(target: torch.Tensor, source: torch.Tensor, steps: int = 300) -> float:
+    """Held-out accuracy of a logistic regression telling pooled target features (0) from source (1)."""
+    with torch.inference_mode(False), torch.enable_grad():
+        return _probe(target.clone(), source.clone(), steps)
+
+
+def _probe(target: torch.Tensor, source: torch.Tensor, steps: int) -> float:
+    x = torch.cat([target, source]).double()
+    y = torch.cat([torch.zeros(len(target)), torch.ones(len(source))]).double()
+    x = (x - x.mean(0)) / (x.std(0) + 1e-8)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
+    half = len(x) // 2
+    train, test = order[:half], order[half:]
+    w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+    b = torch.zeros((), dtype=torch.float64, requires_grad=True)
+    optimiser = torch.optim.LBFGS([w, b], max_iter=steps)
+
+    def closure():
+        optimiser.zero_grad()
+        logits = x[train] @ w + b
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y[train]) + 1e-3 * (w**2).sum()
+        loss.backward()
+        return loss
+
+    optimiser.step(closure)
+    with torch.no_grad():
+        predicted = ((x[test] @ w + b) > 0).double()
+    return float((predicted == y[test]).double().mean())
+
+
+class FDAStage:
+    name = "fda"
+
+    def __init__(self, ctx: StageContext, *, losses: str = "full", paper_mode: bool = False) -> None:
+        self.ctx = ctx
+        self.full = losses == "full"
+        smoke = ctx.config.preset == "smoke"
+        torch.manual_seed(ctx.config.seed + 20)
+        self.e = Encoder()
+        self.g_sr = RRDBNet(in_nc=64, nb=SMOKE_SIZES["nb"] if smoke else 23, scale=ctx.data.scale)
+        self.g_t = TargetDecoder(blocks=SMOKE_SIZES["gt_blocks"] if smoke else 8)
+        for net in (self.e, self.g_sr, self.g_t):
+            init_rrdb(net)
+        self.d_f, self.d_t, self.d_sr = NLayerDiscriminator(64), NLayerDiscriminator(3), NLayerDiscriminator(3)
+        for disc in (self.d_f, self.d_t, self.d_sr):
+            init_normal(disc)
+        self.networks = {"E": self.e, "G_SR": self.g_sr, "G_t": self.g_t, "D_f": self.d_f, "D_t": self.d_t,
+                         "D_SR": self.d_sr}  # fmt: skip
+        for net in self.networks.values():
+            net.to(ctx.device)
+        self.generators = [self.e, self.g_t, self.g_sr]
+        params = [p for net in self.generators for p in net.parameters()]
+        self.optimizers = {"G": torch.optim.Adam(params, lr=PAPER["lr"], betas=(0.9, 0.99))}
+        for name in ("D_f", "D_t", "D_SR"):
+            self.optimizers[name] = torch.optim.Adam(
+                self.networks[name].parameters(), lr=PAPER["lr"], betas=(0.9, 0.99)
+            )
+        self.schedulers = {n: torch.optim.lr_scheduler.MultiStepLR(o, PAPER["milestones"], 0.5)
+                           for n, o in self.optimizers.items()}  # fmt: skip
+        self.vgg = perceptual_loss(ctx.config.perceptual, ctx.device)
+        self.source = ctx.sampler(ctx.data.source_train, 21, paper_patch=PAPER["lr_patch"])
+        self.target = ctx.sampler(ctx.data.target_train, 22, paper_patch=PAPER["lr_patch"])
+        self.samplers = [self.source, self.target]
+        self.iterations = ctx.config.stage_value("iters", PAPER["iters"])
+        self.paper_mode = paper_mode
+        self.done = 0
+
+    def _sr_terms(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        """L1 + α·VGG + β·LSGAN(D_SR → 1): the form of L_rec (and of L_cyc)."""
+        loss = (sr - hr).abs().mean() + LAMBDAS["beta"] * _lsgan(self.d_sr(sr), 1.0)
+        if self.vgg is not None:
+            loss = loss + LAMBDAS["alpha"] * self.vgg(sr, hr)
+        return loss
+
+    def step(self, iteration: int) -> dict[str, float]:
+        batch = self.ctx.batch(PAPER["batch"])
+        x_s, y_s, _ = self.source.draw(batch)
+        x_t, _, _ = self.target.draw(batch, with_hr=False)
+        x_s, y_s, x_t = self.ctx.to_device(x_s, y_s, x_t)
+        discs = (self.d_f, self.d_t, self.d_sr)
+        for disc in discs:
+            disc.requires_grad_(False)
+        opt = self.optimizers["G"]
+        opt.zero_grad(set_to_none=True)
+        f_s = self.e(x_s)
+        y_ss = self.g_sr(f_s)
+        l_rec = self._sr_terms(y_ss, y_s)
+        terms = {"rec": l_rec}
+        if self.full:
+            f_t = self.e(x_t)
+            x_tt, x_st = self.g_t(f_t), self.g_t(f_s)
+            f_s2 = self.e(x_st)
+            y_sts = self.g_sr(f_s2)
+            terms.update(
+                align=_lsgan(self.d_f(f_t), 0.5) + _lsgan(self.d_f(f_s), 0.5),
+                res=(x_t - x_tt).abs().mean(),
+                sty=_lsgan(self.d_t(x_st), 1.0),
+                idt=(f_s2 - f_s).abs().mean(),
+                cyc=self._sr_terms(y_sts, y_s),
+            )
+        total = sum(LAMBDAS[k] * v for k, v in terms.items())
+        total.backward()
+        sync_gradients(self.generators, self.ctx.dist)
+        opt.step()
+
+        for disc in discs:
+            disc.requires_grad_(True)
+        d_terms = {"D_SR": 0.5 * (_lsgan(self.d_sr(y_s), 1.0) + _lsgan(self.d_sr(y_ss.detach()), 0.0))}
+        if self.full:
+            fake_sr = 0.5 * (_lsgan(self.d_sr(y_ss.detach()), 0.0) + _lsgan(self.d_sr(y_sts.detach()), 0.0))
+            d_terms = {
+                "D_f": 0.5 * (_lsgan(self.d_f(f_t.detach()), 0.0) + _lsgan(self.d_f(f_s.detach()), 1.0)),
+                "D_t": 0.5 * (_lsgan(self.d_t(x_st.detach()), 0.0) + _lsgan(self.d_t(x_t), 1.0)),
+                "D_SR": 0.5 * (_lsgan(self.d_sr(y_s), 1.0) + fake_sr),
+            }
+        out = {k: v.item() for k, v in terms.items()}
+        for name, loss in d_terms.items():
+            d_opt = self.optimizers[name]
+            d_opt.zero_grad(set_to_none=True)
+            loss.backward()
+            sync_gradients([self.networks[name]], self.ctx.dist)
+            d_opt.step()
+            out[f"d_{name}"] = loss.item()
+        if self.full:
+            out["D_f_on_target"] = self.d_f(f_t.detach()).mean().item()
+            out["D_f_on_source"] = self.d_f(f_s.detach()).mean().item()
+        for scheduler in self.schedulers.values():
+            scheduler.step()
+        self.done = iteration + 1
+        return out
+
+    @torch.inference_mode()
+    def feature_report(self, patches: int = 24) -> dict[str, float]:
+        """D_f's mean output and a linear probe on pooled features of fixed target/source patches."""
+        patch = self.ctx.patch(PAPER["lr_patch"])
+        probes = [
+            PatchSampler(pairs, scale=self.ctx.data.scale, lr_patch=patch, seed=seed, cache=self.ctx.cache)
+            for pairs, seed in ((self.ctx.data.source_train, 1234), (self.ctx.data.target_train, 4321))
+        ]
+        x_s, _, _ = probes[0].draw(patches, with_hr=False)  # fixed patches; the training samplers are untouched
+        x_t, _, _ = probes[1].draw(patches, with_hr=False)
+        f_s, f_t = self.e(x_s.to(self.ctx.device)), self.e(x_t.to(self.ctx.device))
+        return {
+            "D_f_on_target": self.d_f(f_t).mean().item(),
+            "D_f_on_source": self.d_f(f_s).mean().item(),
+            "probe_accuracy": linear_probe_accuracy(f_t.mean(dim=(2, 3)).cpu(), f_s.mean(dim=(2, 3)).cpu()),
+        }
+
+    def evaluate(self) -> dict[str, float]:
+        for net in self.generators:
+            net.eval()
+        report = self.feature_report()
+        pairs = self.ctx.selection_pairs()
+        metrics = {"psnr": float("-inf")} if not pairs else evaluate_pairs(
+            lambda x: self.g_sr(self.e(x)), pairs, scale=self.ctx.data.scale, device=self.ctx.device,
+            protocol=self.ctx.config.protocol, lpips=self.ctx.lpips)  # fmt: skip
+        for net in self.generators:
+            net.train()
+        return {**metrics, **report}
+
+    def upscaler(self) -> FDAUpscaler:
+        net = FDAUpscaler(nb=len(self.g_sr.model[1].sub) - 1, scale=self.ctx.data.scale)
+        net.E.load_state_dict(self.e.state_dict())
+        net.G_SR.load_state_dict(self.g_sr.state_dict())
+        return net
+
+    def export(self) -> dict[str, Any]:
+        """E and G_SR only (``srx run fda``); G_t and the discriminators live in the training state."""
+        model = {**{f"E.{k}": v for k, v in _cpu(self.e.state_dict()).items()},
+                 **{f"G_SR.{k}": v for k, v in _cpu(self.g_sr.state_dict()).items()}}  # fmt: skip
+        return {"format": FDA_FORMAT, "version": 1, "scale": self.ctx.data.scale, "features": 64,
+                "iteration": self.done, "losses": "full" if self.full else "rec", "model": model}  # fmt: skip
