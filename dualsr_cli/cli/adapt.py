@@ -34,17 +34,23 @@ HELP = "\n\n".join(
 
 def adapt(
     data: Annotated[
-        Path, typer.Option("--data", help="DRealSR folder (with x4/Train_x4, x4/Test_x4).", show_default=False)
+        Path,
+        typer.Option(
+            "--data",
+            help="DRealSR folder (x4/Train_x4, x4/Test_x4), or the AIM 2019 / NTIRE 2020 folders with --layout.",
+            show_default=False,
+        ),
     ],
     source: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--source", help="Camera with LR/HR pairs: sony, panasonic, canon, olympus, nikon.", show_default=False
         ),
-    ],
+    ] = None,
     target: Annotated[
-        str, typer.Option("--target", help="Camera to adapt to (its LR photos are used).", show_default=False)
-    ],
+        str | None,
+        typer.Option("--target", help="Camera to adapt to (its LR photos are used).", show_default=False),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Run directory.")] = Path("runs/adapt"),
     method: Annotated[str, typer.Option("--method", help="dada, dasr, ddnsr or fda.")] = "dada",
     layout: Annotated[

@@ -16,9 +16,9 @@ LAYOUTS = ("drealsr", "aim2019", "ntire2020")
 class AdaptConfig:
     method: str
     data: Path
-    source: str | None
-    target: str | None
     out: Path
+    source: str | None = None
+    target: str | None = None
     scale: int = 4
     iters: int | None = None  # per stage; None = the paper's schedule
     batch_size: int | None = None  # per process; None = the paper's per stage
