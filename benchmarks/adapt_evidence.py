@@ -7,7 +7,10 @@ from are scored on the target camera's test images (cdc protocol). Prints one li
 ``adapted_minus_source_db=<...>`` per method. These runs are far shorter than the paper schedules: they
 check direction, not the papers' numbers.
 
-    python benchmarks/adapt_evidence.py [--methods dada,dasr,ddnsr] [--iters 200] [--out bench_out/adapt]
+For fda it also trains the same networks with L_rec alone (``fda-rec``) and prints, from the first and last
+validation, D_f's mean output on target/source features and the linear-probe accuracy.
+
+    python benchmarks/adapt_evidence.py [--methods ddnsr,dasr,fda,dada] [--iters 200] [--out bench_out/adapt]
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from dualsr_cli.recipes.config import AdaptConfig
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--methods", default="ddnsr,dasr,dada")
+    parser.add_argument("--methods", default="ddnsr,dasr,fda,dada")
     parser.add_argument("--iters", type=int, default=200, help="iterations per training stage")
     parser.add_argument("--patch", type=int, default=16, help="LR patch side")
     parser.add_argument("--batch", type=int, default=4)
@@ -37,24 +40,40 @@ def main() -> None:
         make_drealsr(data, camera_models(["sony", "olympus"]), train_patches=64, test_images=4, patch_hr=96,
                      test_hr=128)  # fmt: skip
     summary = {}
+    runs = []
     for method in args.methods.split(","):
+        runs.append((method, method, "full"))
+        if method == "fda":
+            runs.append(("fda-rec", "fda", "rec"))
+    for label, method, losses in runs:
         start = time.perf_counter()
-        config = AdaptConfig(method=method, data=data, source="sony", target="olympus", out=out / method,
-                             iters=args.iters, batch_size=args.batch, patch_size=args.patch, val=4,
+        patch = max(args.patch, 24) if method == "fda" else args.patch
+        config = AdaptConfig(method=method, data=data, source="sony", target="olympus", out=out / label,
+                             iters=args.iters, batch_size=args.batch, patch_size=patch, val=4,
                              eval_every=max(args.iters // 4, 1), save_every=args.iters, perceptual="none",
-                             device=args.device, resume=(out / method / "config.json").exists())  # fmt: skip
+                             device=args.device, fda_losses=losses, preset="paper",
+                             resume=(out / label / "config.json").exists())  # fmt: skip
         result = run_adapt(config)
         minutes = (time.perf_counter() - start) / 60
         baseline = next(k for k in result.test if k != "adapted")
         gain = result.test["adapted"]["psnr"] - result.test[baseline]["psnr"]
-        summary[method] = {"baseline": baseline, **{k: v for k, v in result.test.items()}, "gain_db": gain,
-                           "minutes": minutes}  # fmt: skip
-        print(f"{method:6s} {baseline}: {result.test[baseline]['psnr']:.2f} dB / {result.test[baseline]['ssim']:.4f}"
+        summary[label] = {"baseline": baseline, **result.test, "gain_db": gain, "minutes": minutes}
+        print(f"{label:8s} {baseline}: {result.test[baseline]['psnr']:.2f} dB / {result.test[baseline]['ssim']:.4f}"
               f"   adapted: {result.test['adapted']['psnr']:.2f} dB / {result.test['adapted']['ssim']:.4f}"
               f"   ({args.iters} it/stage, {minutes:.1f} min)", flush=True)  # fmt: skip
+        if method == "fda" and losses == "full":
+            lines = (out / label / "log.jsonl").read_text().splitlines()
+            validations = [json.loads(line)["validation"] for line in lines if '"validation"' in line]
+            for when, v in (("first", validations[0]), ("last", validations[-1])):
+                print(f"         fda {when} validation: D_f(target) {v['D_f_on_target']:.3f}, D_f(source) "
+                      f"{v['D_f_on_source']:.3f}, probe accuracy {v['probe_accuracy']:.3f}", flush=True)  # fmt: skip
+            summary[label]["alignment"] = {"first": validations[0], "last": validations[-1]}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    for method, row in summary.items():
-        print(f"adapted_minus_{row['baseline'].replace('-', '_')}_db[{method}]={row['gain_db']:.3f}")
+    if "fda" in summary and "fda-rec" in summary:
+        fda_gain = summary["fda"]["adapted"]["psnr"] - summary["fda-rec"]["adapted"]["psnr"]
+        print(f"fda_minus_rec_only_db={fda_gain:.3f}")
+    for label, row in summary.items():
+        print(f"adapted_minus_{row['baseline'].replace('-', '_')}_db[{label}]={row['gain_db']:.3f}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
-"""Training progress: a rich bar on a terminal, a line every 10 % in logs, nothing with --quiet."""
+"""Progress display for every command: a rich bar on a terminal, plain lines in logs, nothing with --quiet."""
 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from rich.progress import (
     BarColumn,
@@ -13,8 +14,38 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from ..engine.zero_shot.trainer import StepLosses
 from ._common import stderr
+
+if TYPE_CHECKING:
+    from ..engine.zero_shot.trainer import StepLosses
+
+
+class LiveBar:
+    """Owns a rich Progress (description, bar, done/total, ETA, a detail text) only on an interactive stderr."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: Progress | None = None
+        if enabled and stderr.is_terminal:
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(bar_width=28), MofNCompleteColumn(),
+                                TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                                TextColumn("{task.fields[detail]}"), console=stderr, refresh_per_second=4)  # fmt: skip
+
+    def __enter__(self):
+        if self.bar is not None:
+            self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc_info)
+
+    def add(self, description: str, total: int | None, completed: int = 0):
+        return self.bar.add_task(description, total=total, completed=completed, detail="") if self.bar else None
+
+    def update(self, task, **fields) -> None:
+        if self.bar is not None and task is not None:
+            self.bar.update(task, **fields)
 
 
 def format_losses(losses: StepLosses) -> str:
@@ -24,39 +55,18 @@ def format_losses(losses: StepLosses) -> str:
     )
 
 
-class TrainingProgress:
-    """Context manager whose methods plug into ``pipeline.Hooks`` for a sequence of images."""
+class TrainingProgress(LiveBar):
+    """Plugs into ``pipeline.Hooks`` for a sequence of images; a line every 10 % when not on a terminal."""
 
     def __init__(self, *, quiet: bool, total_images: int) -> None:
+        super().__init__(enabled=not quiet)
         self.quiet = quiet
         self.total_images = total_images
         self.image_index = 0
-        self.interactive = stderr.is_terminal and not quiet
-        self.progress: Progress | None = None
         self.task = None
         self.total = 0
         self.started = 0.0
         self.next_log = 0
-
-    def __enter__(self) -> TrainingProgress:
-        if self.interactive:
-            self.progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(bar_width=28),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
-                TextColumn("{task.fields[losses]}"),
-                console=stderr,
-                refresh_per_second=4,
-            )
-            self.progress.__enter__()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        if self.progress is not None:
-            self.progress.__exit__(*exc_info)
 
     def on_start(self, name: str, total: int) -> None:
         self.image_index += 1
@@ -64,14 +74,14 @@ class TrainingProgress:
         self.started = time.perf_counter()
         self.next_log = max(total // 10, 1)
         label = f"[{self.image_index}/{self.total_images}] {name}" if self.total_images > 1 else name
-        if self.progress is not None:
-            self.task = self.progress.add_task(label, total=total, losses="")
+        if self.bar is not None:
+            self.task = self.add(label, total)
         elif not self.quiet:
             stderr.print(f"training {label}: {total} iterations")
 
     def on_step(self, iteration: int, losses: StepLosses) -> None:
-        if self.progress is not None and self.task is not None:
-            self.progress.update(self.task, completed=iteration, losses=format_losses(losses))
+        if self.bar is not None:
+            self.update(self.task, completed=iteration, detail=format_losses(losses))
         elif not self.quiet and (iteration >= self.next_log or iteration == self.total):
             self.next_log += max(self.total // 10, 1)
             elapsed = time.perf_counter() - self.started
@@ -82,5 +92,4 @@ class TrainingProgress:
             )
 
     def on_inference(self, done: int, total: int) -> None:
-        if self.progress is not None and self.task is not None:
-            self.progress.update(self.task, losses=f"upscaling tile {done}/{total}")
+        self.update(self.task, detail=f"upscaling tile {done}/{total}")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from ._common import DeviceOption, QuietOption, stderr, stdout, user_errors
+from ._progress import LiveBar
 
 HELP = "\n\n".join(
     [
@@ -140,24 +141,8 @@ def adapt(
             stdout.print(f"run directory: {result.run_dir}; best checkpoints: {', '.join(result.exports.values())}")
 
 
-class _StageProgress:
-    def __init__(self, *, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar = None
-        self.task = None
-
-    def __enter__(self) -> _StageProgress:
-        if self.enabled and stderr.is_terminal:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("ETA"),
-                                TimeRemainingColumn(), TextColumn("{task.fields[detail]}"), console=stderr)  # fmt: skip
-            self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc_info)
+class _StageProgress(LiveBar):
+    task = None
 
     def note(self, text: str) -> None:
         if self.enabled:
@@ -165,14 +150,12 @@ class _StageProgress:
 
     def on_stage(self, name: str, total: int, start: int) -> None:
         if self.bar is not None:
-            self.task = self.bar.add_task(name, total=total, completed=start, detail="")
+            self.task = self.add(name, total, start)
         elif self.enabled:
             stderr.print(f"stage {name}: iterations {start}..{total}")
 
     def on_step(self, done: int, losses: dict[str, float]) -> None:
-        if self.bar is not None:
-            main = ", ".join(f"{k} {v:.3f}" for k, v in list(losses.items())[:3])
-            self.bar.update(self.task, completed=done, detail=main)
+        self.update(self.task, completed=done, detail=", ".join(f"{k} {v:.3f}" for k, v in list(losses.items())[:3]))
 
     def on_eval(self, done: int, metrics: dict[str, float]) -> None:
         if self.enabled:

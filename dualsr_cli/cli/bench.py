@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from ._common import DeviceOption, QuietOption, TileOption, stderr, stdout, user_errors, warn, write_json
+from ._common import DeviceOption, QuietOption, TileOption, stdout, user_errors, warn, write_json
+from ._progress import LiveBar
 
 HELP = "\n\n".join(
     [
@@ -178,40 +179,20 @@ def _print_table(report, out: Path | None) -> None:
         stdout.print(f"per-image results: {out / 'results.csv'}; summary: {out / 'summary.json'}")
 
 
-class _Progress:
-    """A rich bar over (image, method) runs with ETA; silent when disabled or not on a terminal."""
+class _Progress(LiveBar):
+    """A bar over (image, method) runs with ETA."""
 
-    def __init__(self, *, enabled: bool) -> None:
-        self.enabled = enabled and stderr.is_terminal
-        self.bar = None
-        self.task = None
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("ETA"), TimeRemainingColumn(), TextColumn("{task.fields[detail]}"),
-                                console=stderr)  # fmt: skip
-            self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc_info)
+    task = None
 
     def on_start(self, total: int) -> None:
-        if self.bar is not None:
-            self.task = self.bar.add_task("bench", total=total, detail="")
+        self.task = self.add("bench", total)
 
     def on_run(self, item: str, method: str) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, description=f"{item} · {method}", detail="")
+        self.update(self.task, description=f"{item} · {method}", detail="")
 
     def on_step(self, iteration: int, losses: object) -> None:
-        if self.bar is not None and iteration % 10 == 0:
-            self.bar.update(self.task, detail=f"training it {iteration}")
+        if iteration % 10 == 0:
+            self.update(self.task, detail=f"training it {iteration}")
 
     def on_done(self, record) -> None:
-        if self.bar is not None:
-            self.bar.update(self.task, advance=1, detail=f"{record.psnr:.2f} dB")
+        self.update(self.task, advance=1, detail=f"{record.psnr:.2f} dB")

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from ._common import DeviceOption, QuietOption, SkipExistingOption, TileOption, stderr, stdout, user_errors, warn
+from ._common import DeviceOption, QuietOption, SkipExistingOption, TileOption, stdout, user_errors, warn
+from ._progress import LiveBar
 
 RUN_HELP = "\n\n".join(
     [
@@ -50,13 +51,6 @@ class Ext(StrEnum):
     jpg = "jpg"
     tif = "tif"
     webp = "webp"
-
-
-def _progress(enabled: bool):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("ETA"),
-                    TimeRemainingColumn(), console=stderr, disable=not (enabled and stderr.is_terminal))  # fmt: skip
 
 
 def run(
@@ -154,9 +148,9 @@ def run(
             extensions.append(chosen)
         outputs = plan_outputs(listing.images, out, f"_{label}" if label else "", extensions)
         options = RunOptions(tile=tile, tile_pad=tile_pad, half=half, outscale=outscale)
-        with _progress(not quiet) as bar:
+        with LiveBar(enabled=not quiet) as bar:
             for path, target_path in zip(listing.images, outputs, strict=True):
-                task = bar.add_task(path.name, total=None)
+                task = bar.add(path.name, None)
                 result = upscale_file(model, path, target_path, options, target, skip_existing=skip_existing,
                                       on_tile=lambda done, total, task=task: bar.update(task, completed=done,
                                                                                         total=total))  # fmt: skip
