@@ -4,7 +4,7 @@
 - Memory: peak resident memory of a fresh process upscaling a 2000x2000 image, tiled (tile 128). The
   tiled run stops after its first tiles: every tile has the same size and the output canvas is allocated
   and touched at the first tile, so the peak is already reached. The untiled peak is measured at three
-  small sizes in fresh processes and extrapolated linearly in pixel count to 2000x2000 (an untiled x4
+  small sizes (96, 160, 224 px) in fresh processes and extrapolated linearly in pixel count to 2000x2000 (an untiled x4
   RRDB/CDC pass on 2000x2000 needs far more than this machine's 24 GiB).
 
     python benchmarks/run_speed.py [--archs dasr,cdc,dada] [--device cpu]
@@ -99,7 +99,7 @@ def main() -> None:
         speed = measure(arch, "tiled", 256, args.device)
         megapixels_per_second = 256 * 256 / 1e6 / speed["seconds"]
         tiled = measure(arch, "peak", 2000, args.device)
-        sizes = (64, 96, 128)
+        sizes = (96, 160, 224)
         peaks = [measure(arch, "untiled", s, args.device)["peak_mib"] for s in sizes]
         slope, intercept = np.polyfit([s * s for s in sizes], peaks, 1)
         untiled = intercept + slope * 2000 * 2000
