@@ -17,7 +17,8 @@ from .zero_shot import zero_shot
 
 app = typer.Typer(
     name="srx",
-    help="Real-world image super-resolution: zero-shot DualSR, pretrained DADA/DASR/DDNSR, benchmarks.",
+    help="Real-world image super-resolution: zero-shot DualSR, pretrained DADA/CDC/DASR/DDNSR/FDA, "
+    "cross-camera adaptation recipes, benchmarks.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -42,8 +43,8 @@ def root(
     """Real-world image super-resolution from the command line.
 
     srx zero-shot trains DualSR on each photo itself (no weights needed); srx run applies pretrained
-    DADA/CDC/DASR/DDNSR checkpoints; srx degrade makes realistic LR images; srx bench scores methods on
-    paired datasets. See srx COMMAND --help.
+    checkpoints; srx degrade makes realistic LR images; srx bench scores methods on paired datasets;
+    srx adapt trains models for a camera without HR photos. See srx COMMAND --help.
     """
 
 
