@@ -14,8 +14,8 @@ documented here and in the README:
      D's output vs real target LR, L_cycle = VGG-22 feature L1 between R(D(...)) and the HR (gradients reach
      D through R; R is updated only by L_sr).
    Adam 1e-4 for all, halved at 50k/100k/200k/300k, 300k iterations, batch 16, LR patch 32. Vanilla GAN
-   losses; PatchGANs as in the paper's Track 2. With ``--perceptual none`` the feature losses become pixel
-   L1 (a logged deviation).
+   losses; PatchGANs as in the paper's Track 2. With ``--perceptual none`` every feature loss (L_perceptual,
+   L_cont, L_cycle) becomes a pixel L1 at the same weight (a logged deviation).
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ class DDNSRStage:
         # reconstruction: eq. (2) on the degraded LR, the degradation network held fixed
         opts["reconstruction"].zero_grad(set_to_none=True)
         sr = self.r(y_l.detach())
-        l_percep = self.vgg54(sr, y_h) if self.vgg54 is not None else torch.zeros((), device=sr.device)
+        l_percep = self.vgg54(sr, y_h) if self.vgg54 is not None else (sr - y_h).abs().mean()
         l_adv_sr = bce_gan(self.d_sr(sr), True)
         l_l1 = (sr - y_h).abs().mean()
         loss_sr = JOINT["w_percep"] * l_percep + JOINT["w_adv_sr"] * l_adv_sr + JOINT["w_l1"] * l_l1
