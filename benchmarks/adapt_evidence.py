@@ -4,7 +4,8 @@ The dataset is built from real photos (scikit-image data): the source camera ("s
 little noise, the target camera ("olympus") blurs more and adds more noise (``bench.synthetic``). Each
 method runs with reduced iterations on CPU (``--iters``), then its adapted model and the model it started
 from are scored on the target camera's test images (cdc protocol). Prints one line per method and, last,
-``adapted_minus_source_db=<...>`` per method. These runs are far shorter than the paper schedules: they
+``adapted_minus_<baseline>_db=<...>`` per method (DASR starts from DDNSR's source-only RRDB when the ddnsr
+run exists, so it too has a source-only baseline). These runs are far shorter than the paper schedules: they
 check direction, not the papers' numbers.
 
 For fda it also trains the same networks with L_rec alone (``fda-rec``) and prints, from the first and last
@@ -48,10 +49,13 @@ def main() -> None:
     for label, method, losses in runs:
         start = time.perf_counter()
         patch = max(args.patch, 24) if method == "fda" else args.patch
+        # DASR trains its SRN from scratch; started from DDNSR's source-only RRDB it has a source-only baseline
+        source_only = out / "ddnsr" / "checkpoints" / "1-source-rrdb" / "best.pt"
+        warm = source_only if method == "dasr" and source_only.exists() else None
         config = AdaptConfig(method=method, data=data, source="sony", target="olympus", out=out / label,
                              iters=args.iters, batch_size=args.batch, patch_size=patch, val=4,
                              eval_every=max(args.iters // 4, 1), save_every=args.iters, perceptual="none",
-                             device=args.device, fda_losses=losses, preset="paper",
+                             device=args.device, fda_losses=losses, preset="paper", source_weights=warm,
                              resume=(out / label / "config.json").exists())  # fmt: skip
         result = run_adapt(config)
         minutes = (time.perf_counter() - start) / 60
