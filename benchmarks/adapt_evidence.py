@@ -3,9 +3,10 @@
 The dataset is built from real photos (scikit-image data): the source camera ("sony") blurs lightly with
 little noise, the target camera ("olympus") blurs more and adds more noise (``bench.synthetic``). Each
 method runs with reduced iterations on CPU (``--iters``), then its adapted model and the model it started
-from are scored on the target camera's test images (cdc protocol). Prints one line per method and, last,
-``adapted_minus_<baseline>_db=<...>`` per method (DASR starts from DDNSR's source-only RRDB when the ddnsr
-run exists, so it too has a source-only baseline). These runs are far shorter than the paper schedules: they
+from are scored on the target camera's test images (cdc protocol). Prints, per method, both scores and each
+stage's losses (mean of the first and of the last quarter of the logged values), and last
+``adapted_minus_<baseline>_db=<...>`` per method. DASR starts from DDNSR's source-only RRDB when the ddnsr
+run exists, so it too has a source-only baseline. These runs are far shorter than the paper schedules: they
 check direction, not the papers' numbers.
 
 For fda it also trains the same networks with L_rec alone (``fda-rec``) and prints, from the first and last
@@ -18,12 +19,29 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 from pathlib import Path
 
 from dualsr_cli.bench.synthetic import camera_models, make_drealsr
 from dualsr_cli.recipes import run_adapt
 from dualsr_cli.recipes.config import AdaptConfig
+
+
+def loss_trends(log_path: Path) -> dict[str, dict[str, tuple[float, float]]]:
+    """Per stage and loss: the mean over the first and over the last quarter of the logged values."""
+    series: dict[str, dict[str, list[float]]] = {}
+    for line in log_path.read_text().splitlines():
+        record = json.loads(line)
+        for name, value in record.get("losses", {}).items():
+            series.setdefault(record["stage"], {}).setdefault(name, []).append(value)
+    trends = {}
+    for stage, losses in series.items():
+        trends[stage] = {}
+        for name, values in losses.items():
+            quarter = max(len(values) // 4, 1)
+            trends[stage][name] = (statistics.fmean(values[:quarter]), statistics.fmean(values[-quarter:]))
+    return trends
 
 
 def main() -> None:
@@ -65,6 +83,10 @@ def main() -> None:
         print(f"{label:8s} {baseline}: {result.test[baseline]['psnr']:.2f} dB / {result.test[baseline]['ssim']:.4f}"
               f"   adapted: {result.test['adapted']['psnr']:.2f} dB / {result.test['adapted']['ssim']:.4f}"
               f"   ({args.iters} it/stage, {minutes:.1f} min)", flush=True)  # fmt: skip
+        summary[label]["losses_first_last_quarter"] = trends = loss_trends(out / label / "log.jsonl")
+        for stage, values in trends.items():
+            shown = ", ".join(f"{name} {a:.3g}->{b:.3g}" for name, (a, b) in values.items())
+            print(f"         {stage}: {shown}", flush=True)
         if method == "fda" and losses == "full":
             lines = (out / label / "log.jsonl").read_text().splitlines()
             validations = [json.loads(line)["validation"] for line in lines if '"validation"' in line]
