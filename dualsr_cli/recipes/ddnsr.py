@@ -10,12 +10,14 @@ documented here and in the README:
    camera, reconstruction R on D's output:
    - L_sr = L_perceptual (VGG19 conv5_4, L1) + 0.005·L_adv (PatchGAN on SR vs HR) + 0.01·L1   (eq. 2)
    - L_deg = 0.1·L_cont + 1·L_adv + 10·L_cycle                                                (eq. 3)
-     with L_cont = VGG-22 feature L1 between D's output and the 4x4 average-pooled HR, L_adv = PatchGAN on
-     D's output vs real target LR, L_cycle = VGG-22 feature L1 between R(D(...)) and the HR (gradients reach
-     D through R; R is updated only by L_sr).
+     with L_feature = squared L2 of VGG19 features (eq. 4): L_cont on "VGG-34" (relu3_4, SRGAN's phi_3,4)
+     between D's output and the 4x4 average-pooled HR, L_adv = PatchGAN on D's output vs real target LR,
+     L_cycle on "VGG-22" (relu2_2) between R(D(...)) and the HR (gradients reach D through R; R is updated
+     only by L_sr).
    Adam 1e-4 for all, halved at 50k/100k/200k/300k, 300k iterations, batch 16, LR patch 32. Vanilla GAN
    losses; PatchGANs as in the paper's Track 2. With ``--perceptual none`` every feature loss (L_perceptual,
-   L_cont, L_cycle) becomes a pixel L1 at the same weight (a logged deviation).
+   L_cont, L_cycle) becomes a pixel L1 at the same weight (a logged deviation; L1 rather than squared L2
+   because pixel MSE values are ~100x smaller and would leave the degradation's adversarial term alone).
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ SOURCE = {"iters": 1_000_000, "batch": 16, "lr": 2e-4, "step": 200_000, "lr_patc
 JOINT = {"iters": 300_000, "batch": 16, "lr": 1e-4, "milestones": [50_000, 100_000, 200_000, 300_000],
          "lr_patch": 32, "w_percep": 1.0, "w_adv_sr": 0.005, "w_l1": 0.01, "w_cont": 0.1, "w_adv_deg": 1.0,
          "w_cycle": 10.0}  # fmt: skip
-VGG22_LAYER = 8  # relu2_2 of VGG19 (SRGAN's phi_2,2: after activation, half resolution)
+VGG22_LAYER = 8  # relu2_2 of VGG19 (SRGAN's phi_2,2: after activation, 1/2 resolution): L_cycle
+VGG34_LAYER = 17  # relu3_4 of VGG19 (phi_3,4, 1/4 resolution): L_cont
 
 
 def _cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -113,15 +116,18 @@ class DDNSRStage:
         self.schedulers = {n: torch.optim.lr_scheduler.MultiStepLR(o, JOINT["milestones"], 0.5)
                            for n, o in self.optimizers.items()}  # fmt: skip
         self.vgg54 = perceptual_loss(ctx.config.perceptual, ctx.device)
-        self.vgg22 = VGGFeatureLoss(VGG22_LAYER).to(ctx.device) if self.vgg54 is not None else None
+        features = self.vgg54 is not None
+        self.vgg22 = VGGFeatureLoss(VGG22_LAYER, distance="mse").to(ctx.device) if features else None
+        self.vgg34 = VGGFeatureLoss(VGG34_LAYER, distance="mse").to(ctx.device) if features else None
         self.hr = ctx.sampler(ctx.data.source_train, 12, paper_patch=JOINT["lr_patch"])
         self.real = ctx.sampler(ctx.data.target_train, 13, paper_patch=JOINT["lr_patch"])
         self.samplers = [self.hr, self.real]
         self.iterations = ctx.config.stage_value("iters", JOINT["iters"])
         self.done = 0
 
-    def _features(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return self.vgg22(a, b) if self.vgg22 is not None else (a - b).abs().mean()
+    @staticmethod
+    def _feature_loss(vgg: VGGFeatureLoss | None, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return vgg(a, b) if vgg is not None else (a - b).abs().mean()
 
     def step(self, iteration: int) -> dict[str, float]:
         batch = self.ctx.batch(JOINT["batch"])
@@ -135,9 +141,9 @@ class DDNSRStage:
         # degradation: eq. (3); R only carries the cycle gradient back to D
         opts["degradation"].zero_grad(set_to_none=True)
         y_l = self.deg(y_h, x_l)
-        l_cont = self._features(y_l, F.avg_pool2d(y_h, self.ctx.data.scale))
+        l_cont = self._feature_loss(self.vgg34, y_l, F.avg_pool2d(y_h, self.ctx.data.scale))
         l_adv_deg = bce_gan(self.d_lr(y_l), True)
-        l_cycle = self._features(self.r(y_l), y_h)
+        l_cycle = self._feature_loss(self.vgg22, self.r(y_l), y_h)
         loss_deg = JOINT["w_cont"] * l_cont + JOINT["w_adv_deg"] * l_adv_deg + JOINT["w_cycle"] * l_cycle
         loss_deg.backward()
         sync_gradients([self.deg], self.ctx.dist)
@@ -166,7 +172,7 @@ class DDNSRStage:
         for scheduler in self.schedulers.values():
             scheduler.step()
         self.done = iteration + 1
-        return {"cont": l_cont.item(), "adv_deg": l_adv_deg.item(), "cycle": l_cycle.item(), "percep": float(l_percep),
+        return {"cont": l_cont.item(), "adv_deg": l_adv_deg.item(), "cycle": l_cycle.item(), "percep": l_percep.item(),
                 "adv_sr": l_adv_sr.item(), "l1": l_l1.item(), **d_losses}  # fmt: skip
 
     def evaluate(self) -> dict[str, float]:

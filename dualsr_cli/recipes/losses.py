@@ -81,14 +81,18 @@ def discriminator_y(rgb: torch.Tensor) -> torch.Tensor:
 
 
 class VGGFeatureLoss(nn.Module):
-    """L1 between frozen VGG19 features (up to ``layer``, before its ReLU) of ImageNet-normalised inputs.
+    """Distance between frozen VGG19 features (``features[: layer + 1]``) of ImageNet-normalised inputs.
 
     The weights are torchvision's ImageNet VGG19 from the local torch hub cache; srx never downloads.
-    ``layer`` 34 is conv5_4 (DADA, DASR); 7 is conv2_2 ("VGG-22", DDNSR).
+    ``layer`` 34 is conv5_4 before its ReLU (ESRGAN's L1 perceptual loss: DADA, DASR, DDNSR eq. 2); 8 and 17
+    are relu2_2 and relu3_4, SRGAN's phi_2,2 / phi_3,4 ("VGG-22" / "VGG-34", DDNSR eq. 4, squared L2).
     """
 
-    def __init__(self, layer: int = 34, weights: Path | None = None) -> None:
+    def __init__(self, layer: int = 34, weights: Path | None = None, distance: str = "l1") -> None:
         super().__init__()
+        if distance not in ("l1", "mse"):
+            raise ValueError(f"distance must be l1 or mse, not {distance!r}")
+        self.distance = distance
         import torchvision
 
         path = weights or Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE
@@ -111,7 +115,7 @@ class VGGFeatureLoss(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         fx = self.features((x - self.mean) / self.std)
         fy = self.features((y - self.mean) / self.std)
-        return (fx - fy).abs().mean()
+        return (fx - fy).abs().mean() if self.distance == "l1" else (fx - fy).square().mean()
 
 
 def perceptual_loss(kind: str, device: torch.device, layer: int = 34) -> VGGFeatureLoss | None:

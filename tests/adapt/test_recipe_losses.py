@@ -70,3 +70,11 @@ def test_vgg_loss_loads_offline_or_names_the_missing_file(tmp_path, monkeypatch)
     x = torch.rand(1, 3, 32, 32)
     assert loss(x, x).item() == 0 and loss(x, torch.rand(1, 3, 32, 32)).item() > 0
     assert not any(p.requires_grad for p in loss.parameters())
+    far = torch.rand(1, 3, 32, 32)
+    squared = VGGFeatureLoss(layer=17, distance="mse")  # DDNSR's "VGG-34": ends at relu3_4
+    assert isinstance(squared.features[-1], torch.nn.ReLU) and len(squared.features) == 18
+
+    def features(image):
+        return squared.features((image - squared.mean) / squared.std)
+
+    assert squared(x, far).item() == pytest.approx((features(x) - features(far)).square().mean().item(), rel=1e-5)
