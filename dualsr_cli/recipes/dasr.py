@@ -48,6 +48,7 @@ from .job import sync_gradients
 from .losses import bce_gan, perceptual_loss
 
 DSN = {"epochs": 400, "batch": 8, "lr": 1e-4, "w_col": 1.0, "w_tex": 0.005, "w_per": 0.01, "lr_patch": 32}
+LPIPS_MIN_SIDE = 31  # AlexNet-LPIPS: conv1 (11, stride 4) then two 3x3/2 max-pools must leave >= 1 pixel
 SRN = {"iters": 100_000, "batch": 16, "lr": 5e-5, "milestones": [50_000, 80_000], "w_pix": 1.0, "w_ll": 1.0,
        "w_fea": 0.01, "w_gan": 1e-4, "lr_patch": 32}  # fmt: skip
 
@@ -83,6 +84,10 @@ class DSNStage:
             if ctx.lpips is None or ctx.lpips.model is None:
                 raise ConfigError((ctx.lpips.unavailable_reason if ctx.lpips else "LPIPS unavailable")
                                   + "; the DSN's perceptual term needs it (or --perceptual none)")  # fmt: skip
+            if ctx.patch(DSN["lr_patch"]) < LPIPS_MIN_SIDE:
+                raise ConfigError(f"the DSN's LPIPS term needs LR patches of at least {LPIPS_MIN_SIDE} px (AlexNet's "
+                                  f"pooling), not {ctx.patch(DSN['lr_patch'])}; use --patch-size {LPIPS_MIN_SIDE} "
+                                  "or --perceptual none")  # fmt: skip
             self.lpips = ctx.lpips.model.requires_grad_(False)
         self.done = 0
 

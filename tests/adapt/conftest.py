@@ -24,3 +24,17 @@ def circle_checkpoint(tmp_path_factory, drealsr):
                                perceptual="none", device="cpu")  # fmt: skip
     result = run_adapt(config)
     return out, result
+
+
+@pytest.fixture
+def backbones_in_hub(tmp_path, monkeypatch):
+    """Randomly initialised VGG19 and AlexNet (LPIPS) weights under torchvision's file names, in a private hub."""
+    import torch
+    import torchvision
+
+    folder = tmp_path / "torch_home" / "hub" / "checkpoints"
+    folder.mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.save(torchvision.models.vgg19(weights=None).state_dict(), folder / "vgg19-dcbb9e9d.pth")
+    torch.save(torchvision.models.alexnet(weights=None).state_dict(), folder / "alexnet-owt-7be5be79.pth")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))

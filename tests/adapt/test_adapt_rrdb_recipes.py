@@ -9,14 +9,16 @@ import pytest
 import torch
 
 from dualsr_cli.archs import load_degrader, load_model
-from dualsr_cli.errors import CheckpointError
+from dualsr_cli.bench.synthetic import camera_models, make_drealsr
+from dualsr_cli.errors import CheckpointError, ConfigError
 from dualsr_cli.recipes import run_adapt
 from dualsr_cli.recipes.config import AdaptConfig
 
 
 def smoke(method: str, drealsr, out, **kwargs):
-    config = AdaptConfig.smoke(method=method, data=drealsr, source="sony", target="olympus", out=out, iters=2,
-                               perceptual="none", device="cpu", **kwargs)  # fmt: skip
+    settings = {"iters": 2, "perceptual": "none", **kwargs}
+    config = AdaptConfig.smoke(method=method, data=drealsr, source="sony", target="olympus", out=out, device="cpu",
+                               **settings)  # fmt: skip
     return run_adapt(config)
 
 
@@ -57,3 +59,21 @@ def test_rrdb_recipes_refuse_cdc_source_weights(drealsr, tmp_path):
     torch.save(CDCNet(scale=4).state_dict(), tmp_path / "cdc.pth")
     with pytest.raises(CheckpointError, match="RRDB"):
         smoke("ddnsr", drealsr, tmp_path / "x", source_weights=tmp_path / "cdc.pth")
+
+
+@pytest.mark.parametrize("method", ["dada", "dasr", "ddnsr", "fda"])
+def test_every_recipe_runs_with_its_perceptual_losses(method, drealsr, tmp_path, backbones_in_hub, request):
+    options = {"perceptual": "vgg", "iters": 1, "eval_every": 1, "save_every": 1}
+    if method == "dada":  # start from the smoke circle model: only the third stage has a VGG loss
+        circle = request.getfixturevalue("circle_checkpoint")[0]
+        options["source_weights"] = circle / "checkpoints" / "2-circle" / "best.pt"
+    if method == "dasr":  # AlexNet-LPIPS (the DSN's perceptual term) cannot take 16 px patches
+        with pytest.raises(ConfigError, match="at least 31 px"):
+            smoke(method, drealsr, tmp_path / "small", **options)
+        drealsr = make_drealsr(tmp_path / "data", camera_models(["sony", "olympus"]), train_patches=4,
+                               test_images=1, patch_hr=128, test_hr=64)  # fmt: skip
+        options["patch_size"] = 32
+    result = smoke(method, drealsr, tmp_path / method, **options)
+    log = (tmp_path / method / "log.jsonl").read_text()
+    assert "perceptual losses disabled" not in log and "lpips" in log
+    assert all(math.isfinite(v) for v in losses_in(tmp_path / method / "log.jsonl")) and result.test
