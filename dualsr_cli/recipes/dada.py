@@ -217,7 +217,7 @@ class DADAStage:
             d_losses[name] = loss.item()
         self.done = iteration + 1
         return {"s_ins": l_s_ins.item(), "s_int": l_s_int.item(), "t_int": l_t_int.item(), "gan_g": gan.item(),
-                "down_t": l_down_t.item(), "down_s": l_down_s.item(), "vgg": float(l_vgg), **d_losses}  # fmt: skip
+                "down_t": l_down_t.item(), "down_s": l_down_s.item(), "vgg": l_vgg.item(), **d_losses}  # fmt: skip
 
     def evaluate(self) -> dict[str, float]:
         model = DADAUpscaler(self.up_t, self.up_0).eval()

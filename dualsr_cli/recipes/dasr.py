@@ -116,7 +116,7 @@ class DSNStage:
         for scheduler in self.schedulers.values():
             scheduler.step()
         self.done = iteration + 1
-        return {"d": loss_d.item(), "col": l_col.item(), "tex": l_tex.item(), "per": float(l_per)}
+        return {"d": loss_d.item(), "col": l_col.item(), "tex": l_tex.item(), "per": l_per.item()}
 
     @torch.inference_mode()
     def evaluate(self) -> dict[str, float]:
@@ -232,7 +232,7 @@ class SRNStage:
         for scheduler in self.schedulers.values():
             scheduler.step()
         self.done = iteration + 1
-        return {"pix": l_pix.item(), "ll": l_ll.item(), "fea": float(l_fea), "gan_g": l_gan.item(), "d": loss_d.item()}
+        return {"pix": l_pix.item(), "ll": l_ll.item(), "fea": l_fea.item(), "gan_g": l_gan.item(), "d": loss_d.item()}
 
     def evaluate(self) -> dict[str, float]:
         self.g.eval()
