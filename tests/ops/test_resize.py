@@ -7,8 +7,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from dualsr_cli.ops.resize import cubic, imresize, resize_matrix
+from dualsr_cli.ops.resize import cubic, imresize, output_length, resize_matrix
 
 
 def matlab_resize_1d(signal: np.ndarray, scale: float) -> np.ndarray:
@@ -77,3 +79,12 @@ def test_numpy_and_torch_paths_agree():
     from_numpy = imresize(image.transpose(1, 2, 0), 2.0)
     from_torch = imresize(torch.from_numpy(image), 2.0).numpy().transpose(1, 2, 0)
     np.testing.assert_allclose(from_numpy, from_torch, atol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(length=st.integers(1, 200), scale=st.sampled_from([0.25, 1 / 3, 0.5, 2.0, 3.0, 4.0]),
+       boundary=st.sampled_from(["symmetric", "dualsr"]))  # fmt: skip
+def test_any_length_and_scale_keeps_constants_constant(length, scale, boundary):
+    matrix = resize_matrix(length, scale, None, boundary)
+    assert matrix.shape == (output_length(length, scale), length)
+    np.testing.assert_allclose(matrix.sum(axis=1), 1.0, atol=1e-12)

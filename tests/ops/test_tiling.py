@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dualsr_cli.archs.dualsr import build_dualsr_networks
 from dualsr_cli.engine.zero_shot.trainer import UPSAMPLER_TILE_PAD
@@ -46,3 +50,11 @@ def test_channels_last_tiles_equal_untiled():
         g_up, image, scale=2, tile=24, pad=UPSAMPLER_TILE_PAD, device=torch.device("cpu"), channels_last=True
     )
     assert (tiled - full).abs().max().item() <= 1e-5
+
+
+@given(length=st.integers(1, 5000), tile=st.integers(1, 600))
+def test_tile_spans_partition_any_length(length, tile):
+    spans = tile_spans(length, tile)
+    assert spans[0][0] == 0 and spans[-1][1] == length
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(spans))
+    assert all(0 < end - start <= tile for start, end in spans)
