@@ -13,8 +13,9 @@ The paper survives only as a poster: it fixes the data flow and the loss formula
   400k iterations; LR patch 64, batch 8 per domain.
 
 ``--fda-losses rec`` trains the same networks with L_rec alone (the comparison the evidence needs). Every
-validation also logs D_f's mean output on target and source features and the accuracy of a linear probe
-that tells target from source features (it should fall towards 50 % as the features align).
+validation (and iteration 0, before any training) also logs D_f's mean output on target and source features
+and the held-out accuracy of a linear probe on the per-channel mean and standard deviation of the features
+of 64 fixed patches per camera (it should fall towards 50 % as the features align).
 """
 
 from __future__ import annotations
@@ -177,8 +178,12 @@ class FDAStage:
         return out
 
     @torch.inference_mode()
-    def feature_report(self, patches: int = 24) -> dict[str, float]:
-        """D_f's mean output and a linear probe on pooled features of fixed target/source patches."""
+    def feature_report(self, patches: int = 64) -> dict[str, float]:
+        """D_f's mean output, and a linear probe on each patch's feature statistics, on fixed target/source patches.
+
+        The probe sees the per-channel mean *and* standard deviation of E's features: blur and noise, which tell
+        the cameras apart, live in the second moments, which mean pooling alone averages away.
+        """
         patch = self.ctx.patch(PAPER["lr_patch"])
         probes = [
             PatchSampler(pairs, scale=self.ctx.data.scale, lr_patch=patch, seed=seed, cache=self.ctx.cache)
@@ -187,11 +192,24 @@ class FDAStage:
         x_s, _, _ = probes[0].draw(patches, with_hr=False)  # fixed patches; the training samplers are untouched
         x_t, _, _ = probes[1].draw(patches, with_hr=False)
         f_s, f_t = self.e(x_s.to(self.ctx.device)), self.e(x_t.to(self.ctx.device))
+
+        def statistics(features: torch.Tensor) -> torch.Tensor:
+            return torch.cat([features.mean(dim=(2, 3)), features.std(dim=(2, 3))], dim=1).cpu()
+
         return {
             "D_f_on_target": self.d_f(f_t).mean().item(),
             "D_f_on_source": self.d_f(f_s).mean().item(),
-            "probe_accuracy": linear_probe_accuracy(f_t.mean(dim=(2, 3)).cpu(), f_s.mean(dim=(2, 3)).cpu()),
+            "probe_accuracy": linear_probe_accuracy(statistics(f_t), statistics(f_s)),
         }
+
+    def start_report(self) -> dict[str, float]:
+        """Where alignment starts (logged at iteration 0): the reference for D_f and the probe."""
+        for net in self.generators:
+            net.eval()
+        report = self.feature_report()
+        for net in self.generators:
+            net.train()
+        return report
 
     def evaluate(self) -> dict[str, float]:
         for net in self.generators:

@@ -46,6 +46,8 @@ class Stage(Protocol):
 
     def export(self) -> dict[str, Any]: ...  # a checkpoint srx run / the next stage loads
 
+    # optional: ``start_report() -> dict`` is logged as the iteration-0 validation (FDA's alignment baseline)
+
 
 @dataclass
 class JobHooks:
@@ -204,6 +206,8 @@ def run_stage(stage: Stage, run_dir: RunDirectory, cadence: Cadence, *, resume: 
             start, best = restore(stage, state, dist)
     if hooks.on_stage:
         hooks.on_stage(stage.name, stage.iterations, start)
+    if start == 0 and dist.is_main and hasattr(stage, "start_report"):
+        run_dir.log({"stage": stage.name, "iteration": 0, "validation": stage.start_report()})
     window: dict[str, list[float]] = {}
     tick = time.perf_counter()
     for iteration in range(start, stage.iterations):

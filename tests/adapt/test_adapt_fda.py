@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -29,6 +30,10 @@ def test_smoke_run_logs_alignment_and_loads_in_srx_run(drealsr, tmp_path):
     assert result.returncode == 0, result.stderr
     log = (out / "log.jsonl").read_text()
     assert "D_f_on_target" in log and "probe_accuracy" in log and "cross-camera mode" in log
+    validations = [json.loads(line) for line in log.splitlines() if '"validation"' in line]
+    assert validations[0]["iteration"] == 0 and set(validations[0]["validation"]) == {
+        "D_f_on_target", "D_f_on_source", "probe_accuracy"}  # fmt: skip
+    assert "psnr" in validations[1]["validation"]
     model = load_model("fda", out / "checkpoints" / "fda" / "best.pt")
     assert model.scale == 4
     lr = tmp_path / "lr.png"
