@@ -99,7 +99,7 @@ class FDAStage:
         self.generators = [self.e, self.g_t, self.g_sr]
         params = [p for net in self.generators for p in net.parameters()]
         self.optimizers = {"G": torch.optim.Adam(params, lr=PAPER["lr"], betas=(0.9, 0.99))}
-        for name in ("D_f", "D_t", "D_SR"):
+        for name in ("D_f", "D_t", "D_SR") if self.full else ("D_SR",):  # L_rec alone trains only D_SR
             self.optimizers[name] = torch.optim.Adam(
                 self.networks[name].parameters(), lr=PAPER["lr"], betas=(0.9, 0.99)
             )
