@@ -92,14 +92,15 @@ def main() -> None:
         for stage, values in trends.items():
             shown = ", ".join(f"{name} {a:.3g}->{b:.3g}" for name, (a, b) in values.items())
             print(f"         {stage}: {shown}", flush=True)
-        if method == "fda" and losses == "full":
+        if method == "fda":  # D_f is trained only with the full losses; the probe means something in both runs
             lines = (out / label / "log.jsonl").read_text().splitlines()
             records = [json.loads(line) for line in lines if '"validation"' in line]
             for record in records:
                 v = record["validation"]
-                print(f"         fda iteration {record['iteration']}: D_f(target) {v['D_f_on_target']:.3f}, "
-                      f"D_f(source) {v['D_f_on_source']:.3f}, probe accuracy {v['probe_accuracy']:.3f}",
-                      flush=True)  # fmt: skip
+                d_f = (f"D_f(target) {v['D_f_on_target']:.3f}, D_f(source) {v['D_f_on_source']:.3f}, "
+                       if losses == "full" else "")  # fmt: skip
+                print(f"         {label} iteration {record['iteration']}: {d_f}probe accuracy "
+                      f"{v['probe_accuracy']:.3f}", flush=True)  # fmt: skip
             validations = [record["validation"] for record in records]
             summary[label]["alignment"] = {"iteration_0": validations[0], "last": validations[-1]}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
