@@ -73,7 +73,10 @@ def adapt(
         int | None, typer.Option("--batch-size", help="Patches per step per process.", show_default=False)
     ] = None,
     patch_size: Annotated[
-        int | None, typer.Option("--patch-size", help="LR patch side (paper: 48).", show_default=False)
+        int | None,
+        typer.Option(
+            "--patch-size", help="LR patch side (default: the recipe's paper value, 32-64).", show_default=False
+        ),
     ] = None,
     val: Annotated[
         int | None,
@@ -99,7 +102,9 @@ def adapt(
     source_weights: Annotated[
         Path | None,
         typer.Option(
-            "--source-weights", help="CDC or circle checkpoint to start from (skips stages).", show_default=False
+            "--source-weights",
+            help="Checkpoint to start from, skipping stages: CDC or circle (dada), RRDB (dasr, ddnsr).",
+            show_default=False,
         ),
     ] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")] = (

@@ -22,7 +22,7 @@ class AdaptConfig:
     scale: int = 4
     iters: int | None = None  # per stage; None = the paper's schedule
     batch_size: int | None = None  # per process; None = the paper's per stage
-    patch_size: int | None = None  # LR patch side; None = the paper's (48)
+    patch_size: int | None = None  # LR patch side; None = the recipe's paper value
     val: int = 10
     select_on: str = "val"  # "test" reproduces the official code, which selects on the test images
     protocol: str = "cdc"
