@@ -85,10 +85,14 @@ class RunDirectory:
                     )
         elif resume:
             raise ConfigError(f"nothing to resume in '{self.root}' (no config.json)")
+        # Every rank must have looked before rank 0 writes, or a slower rank finds rank 0's
+        # fresh config.json and refuses the run as "already holds a run".
+        self.dist.barrier()
         if self.dist.is_main:
             self.root.mkdir(parents=True, exist_ok=True)
             with atomic_output(path) as tmp:
                 tmp.write_text(json.dumps(config, indent=2, default=str) + "\n")
+        self.dist.barrier()
 
     def log(self, record: dict[str, Any]) -> None:
         if not self.dist.is_main:
