@@ -63,6 +63,13 @@ def adapt(
     fda_losses: Annotated[
         str, typer.Option("--fda-losses", help="fda: full (default) or rec (L_rec alone, a comparison run).")
     ] = "full",
+    fda_lambda_align: Annotated[
+        float,
+        typer.Option(
+            "--fda-lambda-align",
+            help="fda: weight of the encoder's feature-alignment loss (srx's choice; the poster gives none).",
+        ),
+    ] = 0.01,
     preset: Annotated[str, typer.Option("--preset", help="paper (default schedules) or smoke (tiny CPU run).")] = (
         "paper"
     ),
@@ -129,7 +136,8 @@ def adapt(
                     "iters": iters, "batch_size": batch_size, "patch_size": patch_size, "val": val,
                     "select_on": select_on, "perceptual": perceptual, "seed": seed, "device": device,
                     "source_weights": source_weights, "resume": resume, "eval_every": eval_every,
-                    "save_every": save_every, "layout": layout, "fda_losses": fda_losses}  # fmt: skip
+                    "save_every": save_every, "layout": layout, "fda_losses": fda_losses,
+                    "fda_lambda_align": fda_lambda_align}  # fmt: skip
         if preset == "smoke":
             config = AdaptConfig.smoke(**settings)
         else:

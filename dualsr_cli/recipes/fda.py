@@ -7,8 +7,8 @@ The paper survives only as a poster: it fixes the data flow and the loss formula
   body (linear output), PatchGANs D_f (64 ch), D_t (LR images), D_SR (HR images);
 - f_t = E(x_t), f_s = E(x_s), x_tt = G_t(f_t), x_st = G_t(f_s), f̃_s = E(x_st), y_ss = G_SR(f_s),
   y_sts = G_SR(f̃_s); losses with LSGAN targets 0 / 0.5 / 1:
-  0.01·L_align(E) + 1·L_rec + 1·L_res + 0.01·L_sty + 0.01·L_idt + 1·L_cyc, with L_rec = L1 + 0.01·VGG19 +
-  0.01·adversarial (D_SR) and L_cyc the same on y_sts; D_f: target → 0, source → 1;
+  0.01·L_align(E) (``--fda-lambda-align``) + 1·L_rec + 1·L_res + 0.01·L_sty + 0.01·L_idt + 1·L_cyc,
+  with L_rec = L1 + 0.01·VGG19 + 0.01·adversarial (D_SR) and L_cyc the same on y_sts; D_f: target → 0, source → 1;
 - Adam 1e-4, betas (0.9, 0.99) — one for {E, G_t, G_SR}, one per discriminator; ×0.5 at 200k and 300k of
   400k iterations; LR patch 64, batch 8 per domain.
 
@@ -82,6 +82,7 @@ class FDAStage:
     def __init__(self, ctx: StageContext, *, losses: str = "full", paper_mode: bool = False) -> None:
         self.ctx = ctx
         self.full = losses == "full"
+        self.weights = {**LAMBDAS, "align": ctx.config.fda_lambda_align}
         smoke = ctx.config.preset == "smoke"
         torch.manual_seed(ctx.config.seed + 20)
         self.e = Encoder()
@@ -146,7 +147,7 @@ class FDAStage:
                 idt=(f_s2 - f_s).abs().mean(),
                 cyc=self._sr_terms(y_sts, y_s),
             )
-        total = sum(LAMBDAS[k] * v for k, v in terms.items())
+        total = sum(self.weights[k] * v for k, v in terms.items())
         total.backward()
         sync_gradients(self.generators, self.ctx.dist)
         opt.step()

@@ -78,7 +78,7 @@ class RunDirectory:
                 raise ConfigError(
                     f"'{self.root}' already holds a run; pass --resume to continue it or choose another --out"
                 )
-            for key in ("method", "data", "source", "target", "scale", "world_size"):
+            for key in ("method", "data", "source", "target", "scale", "world_size", "fda_losses", "fda_lambda_align"):
                 if old.get(key) != config.get(key):
                     raise ConfigError(
                         f"cannot resume '{self.root}': its {key} is {old.get(key)!r}, not {config.get(key)!r}"

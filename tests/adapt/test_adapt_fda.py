@@ -16,8 +16,10 @@ import torch
 from dualsr_cli.archs import load_model
 from dualsr_cli.archs.fda import FDAUpscaler
 from dualsr_cli.archs.rrdb import init_rrdb
+from dualsr_cli.errors import ConfigError
 from dualsr_cli.image_io import write_image
 from dualsr_cli.recipes.fda import linear_probe_accuracy
+from dualsr_cli.recipes.job import RunDirectory
 from tests.archs.test_pretrained_archs import to_basicsr_layout
 from tests.conftest import REPO, assert_one_line_error, photo, run_srx
 
@@ -120,3 +122,14 @@ def test_fda_layouts_are_refused_for_other_methods(drealsr, tmp_path, method):
     result = run_srx("adapt", "--data", drealsr, "--layout", "aim2019", "--method", method, "--out", tmp_path / "x",
                      "--preset", "smoke", "--device", "cpu")  # fmt: skip
     assert_one_line_error(result, "exists for --method fda only")
+
+
+def test_alignment_weight_is_checked_and_bound_to_the_run(drealsr, tmp_path):
+    base = ["adapt", "--data", drealsr, "--source", "sony", "--target", "olympus", "--out", str(tmp_path / "x")]
+    assert_one_line_error(run_srx(*base, *SMOKE, "--fda-lambda-align", "-1"), "must be a number >= 0")
+    assert_one_line_error(run_srx(*base, "--method", "ddnsr", "--preset", "smoke", "--fda-lambda-align", "1"),
+                          "exist for --method fda only")  # fmt: skip
+    run_dir = RunDirectory(tmp_path / "run")
+    run_dir.write_config({"method": "fda", "fda_lambda_align": 0.01}, resume=False)
+    with pytest.raises(ConfigError, match=r"its fda_lambda_align is 0\.01, not 1\.0"):
+        run_dir.write_config({"method": "fda", "fda_lambda_align": 1.0}, resume=True)
