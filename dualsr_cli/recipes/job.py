@@ -57,6 +57,9 @@ class JobHooks:
     note: Callable[[str], None] | None = None
 
 
+KEYS_ADDED_LATER = {"fda_losses": "full", "fda_lambda_align": 0.01}
+
+
 @dataclass
 class RunDirectory:
     root: Path
@@ -79,9 +82,10 @@ class RunDirectory:
                     f"'{self.root}' already holds a run; pass --resume to continue it or choose another --out"
                 )
             for key in ("method", "data", "source", "target", "scale", "world_size", "fda_losses", "fda_lambda_align"):
-                if old.get(key) != config.get(key):
+                recorded = old.get(key, KEYS_ADDED_LATER.get(key))  # runs started before a key existed used its default
+                if recorded != config.get(key):
                     raise ConfigError(
-                        f"cannot resume '{self.root}': its {key} is {old.get(key)!r}, not {config.get(key)!r}"
+                        f"cannot resume '{self.root}': its {key} is {recorded!r}, not {config.get(key)!r}"
                     )
         elif resume:
             raise ConfigError(f"nothing to resume in '{self.root}' (no config.json)")

@@ -130,6 +130,9 @@ def test_alignment_weight_is_checked_and_bound_to_the_run(drealsr, tmp_path):
     assert_one_line_error(run_srx(*base, "--method", "ddnsr", "--preset", "smoke", "--fda-lambda-align", "1"),
                           "exist for --method fda only")  # fmt: skip
     run_dir = RunDirectory(tmp_path / "run")
-    run_dir.write_config({"method": "fda", "fda_lambda_align": 0.01}, resume=False)
+    run_dir.write_config({"method": "fda", "fda_losses": "full", "fda_lambda_align": 0.01}, resume=False)
     with pytest.raises(ConfigError, match=r"its fda_lambda_align is 0\.01, not 1\.0"):
-        run_dir.write_config({"method": "fda", "fda_lambda_align": 1.0}, resume=True)
+        run_dir.write_config({"method": "fda", "fda_losses": "full", "fda_lambda_align": 1.0}, resume=True)
+    older = RunDirectory(tmp_path / "older")  # written before the key existed: it ran with the default
+    older.write_config({"method": "fda"}, resume=False)
+    older.write_config({"method": "fda", "fda_losses": "full", "fda_lambda_align": 0.01}, resume=True)
