@@ -14,8 +14,9 @@ The paper survives only as a poster: it fixes the data flow and the loss formula
 
 ``--fda-losses rec`` trains the same networks with L_rec alone (the comparison the evidence needs). Every
 validation (and iteration 0, before any training) also logs D_f's mean output on target and source features
-and the held-out accuracy of a linear probe on the per-channel mean and standard deviation of the features
-of 64 fixed patches per camera (it should fall towards 50 % as the features align).
+and the accuracy of a linear probe on the features' per-channel mean, standard deviation and high-pass energy
+of 256 fixed patches per camera, scored on images it was not fitted on (it should fall towards 50 % as the
+features align).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ..archs.discriminators import NLayerDiscriminator, init_normal
 from ..archs.fda import FDA_FORMAT, Encoder, FDAUpscaler, TargetDecoder
 from ..archs.rrdb import RRDBNet, init_rrdb
 from .context import StageContext
-from .data import PatchSampler
+from .data import CrossCameraData, ImageCache, PatchSampler
 from .evaluation import evaluate_pairs
 from .job import sync_gradients
 from .losses import perceptual_loss
@@ -46,19 +47,57 @@ def _cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu() for k, v in state.items()}
 
 
-def linear_probe_accuracy(target: torch.Tensor, source: torch.Tensor, steps: int = 300) -> float:
-    """Held-out accuracy of a logistic regression telling pooled target features (0) from source (1)."""
+def feature_statistics(features: torch.Tensor) -> torch.Tensor:
+    """Per patch and channel: mean, standard deviation and high-pass energy |f − 3×3 mean of f|.
+
+    Blur and noise, which tell the cameras apart, live in the second moments and the high frequencies,
+    which mean pooling alone averages away.
+    """
+    local_mean = torch.nn.functional.avg_pool2d(features, 3, 1, 1, count_include_pad=False)
+    high_pass = (features - local_mean).abs().mean(dim=(2, 3))
+    return torch.cat([features.mean(dim=(2, 3)), features.std(dim=(2, 3)), high_pass], dim=1)
+
+
+def linear_probe_accuracy(target: torch.Tensor, source: torch.Tensor, steps: int = 300,
+                          held_out: torch.Tensor | None = None) -> float:  # fmt: skip
+    """Held-out accuracy of a logistic regression telling pooled target features (0) from source (1).
+
+    ``held_out`` (bool, target rows then source rows) names the test rows; by default a random half.
+    Patches of one image must sit on one side, or the probe recognises images rather than cameras.
+    """
     with torch.inference_mode(False), torch.enable_grad():
-        return _probe(target.clone(), source.clone(), steps)
+        return _probe(target.clone(), source.clone(), steps, held_out)
 
 
-def _probe(target: torch.Tensor, source: torch.Tensor, steps: int) -> float:
+def probe_patches(data: CrossCameraData, lr_patch: int, cache: ImageCache, patches: int = 256):
+    """Fixed target and source LR patches, and which of them the probe is scored on (half the images)."""
+    drawn, held_out = [], []
+    for pairs, seed in ((data.target_train, 4321), (data.source_train, 1234)):
+        sampler = PatchSampler(pairs, scale=data.scale, lr_patch=lr_patch, seed=seed, cache=cache)
+        x, _, _ = sampler.draw(patches, with_hr=False)  # its own seeded sampler: training draws are untouched
+        scored = set(sorted({pair.item for pair in pairs})[1::2])
+        held_out += [pair.item in scored for pair in sampler.last_pairs]
+        drawn.append(x)
+    mask = torch.tensor(held_out)
+    one_sided = any(part.all() or not part.any() for part in (mask[:patches], mask[patches:]))
+    return drawn[0], drawn[1], None if one_sided else mask  # one image per camera: a random split instead
+
+
+def encoder_probe(f_target: torch.Tensor, f_source: torch.Tensor, held_out: torch.Tensor | None) -> float:
+    """Accuracy of the linear probe on the features' statistics: 0.5 when E hides the camera."""
+    return linear_probe_accuracy(feature_statistics(f_target).cpu(), feature_statistics(f_source).cpu(),
+                                 held_out=held_out)  # fmt: skip
+
+
+def _probe(target: torch.Tensor, source: torch.Tensor, steps: int, held_out: torch.Tensor | None) -> float:
     x = torch.cat([target, source]).double()
     y = torch.cat([torch.zeros(len(target)), torch.ones(len(source))]).double()
     x = (x - x.mean(0)) / (x.std(0) + 1e-8)
-    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
-    half = len(x) // 2
-    train, test = order[:half], order[half:]
+    if held_out is None:
+        order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
+        held_out = torch.zeros(len(x), dtype=torch.bool)
+        held_out[order[len(x) // 2 :]] = True
+    train, test = ~held_out, held_out
     w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
     b = torch.zeros((), dtype=torch.float64, requires_grad=True)
     optimiser = torch.optim.LBFGS([w, b], max_iter=steps)
@@ -179,28 +218,14 @@ class FDAStage:
         return out
 
     @torch.inference_mode()
-    def feature_report(self, patches: int = 64) -> dict[str, float]:
-        """D_f's mean output, and a linear probe on each patch's feature statistics, on fixed target/source patches.
-
-        The probe sees the per-channel mean *and* standard deviation of E's features: blur and noise, which tell
-        the cameras apart, live in the second moments, which mean pooling alone averages away.
-        """
-        patch = self.ctx.patch(PAPER["lr_patch"])
-        probes = [
-            PatchSampler(pairs, scale=self.ctx.data.scale, lr_patch=patch, seed=seed, cache=self.ctx.cache)
-            for pairs, seed in ((self.ctx.data.source_train, 1234), (self.ctx.data.target_train, 4321))
-        ]
-        x_s, _, _ = probes[0].draw(patches, with_hr=False)  # fixed patches; the training samplers are untouched
-        x_t, _, _ = probes[1].draw(patches, with_hr=False)
-        f_s, f_t = self.e(x_s.to(self.ctx.device)), self.e(x_t.to(self.ctx.device))
-
-        def statistics(features: torch.Tensor) -> torch.Tensor:
-            return torch.cat([features.mean(dim=(2, 3)), features.std(dim=(2, 3))], dim=1).cpu()
-
+    def feature_report(self, patches: int = 256) -> dict[str, float]:
+        """D_f's mean output and the ``encoder_probe`` accuracy on fixed target/source patches."""
+        x_t, x_s, held_out = probe_patches(self.ctx.data, self.ctx.patch(PAPER["lr_patch"]), self.ctx.cache, patches)
+        f_t, f_s = self.e(x_t.to(self.ctx.device)), self.e(x_s.to(self.ctx.device))
         return {
             "D_f_on_target": self.d_f(f_t).mean().item(),
             "D_f_on_source": self.d_f(f_s).mean().item(),
-            "probe_accuracy": linear_probe_accuracy(statistics(f_t), statistics(f_s)),
+            "probe_accuracy": encoder_probe(f_t, f_s, held_out),
         }
 
     def start_report(self) -> dict[str, float]:

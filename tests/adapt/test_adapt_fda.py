@@ -18,7 +18,8 @@ from dualsr_cli.archs.fda import FDAUpscaler
 from dualsr_cli.archs.rrdb import init_rrdb
 from dualsr_cli.errors import ConfigError
 from dualsr_cli.image_io import write_image
-from dualsr_cli.recipes.fda import linear_probe_accuracy
+from dualsr_cli.recipes.data import ImageCache, PatchSampler, load_cross_camera
+from dualsr_cli.recipes.fda import linear_probe_accuracy, probe_patches
 from dualsr_cli.recipes.job import RunDirectory
 from tests.archs.test_pretrained_archs import to_basicsr_layout
 from tests.conftest import REPO, assert_one_line_error, photo, run_srx
@@ -62,6 +63,25 @@ def test_linear_probe_separates_distinct_features_and_not_identical_ones():
     assert linear_probe_accuracy(a, b) > 0.95
     same = torch.randn(80, 8, generator=rng)
     assert linear_probe_accuracy(same[:40], same[40:]) < 0.8
+    held_out = torch.zeros(80, dtype=torch.bool)
+    held_out[20:40] = held_out[60:] = True  # scored on these rows only: here their labels are swapped
+    assert linear_probe_accuracy(torch.cat([a[:20], b[20:]]), torch.cat([b[:20], a[20:]]), held_out=held_out) < 0.05
+
+
+def test_probe_is_scored_on_images_it_was_not_fitted_on(drealsr):
+    data = load_cross_camera(drealsr, "sony", "olympus", val=2)
+    cache = ImageCache()
+    x_t, x_s, held_out = probe_patches(data, 16, cache, patches=32)
+    assert x_t.shape == x_s.shape == (32, 3, 16, 16)
+    for camera_rows, pairs, seed in (
+        (held_out[:32], data.target_train, 4321),
+        (held_out[32:], data.source_train, 1234),
+    ):
+        sampler = PatchSampler(pairs, scale=4, lr_patch=16, seed=seed, cache=cache)
+        sampler.draw(32, with_hr=False)  # the same draws as probe_patches made
+        fitted = {p.item for p, scored in zip(sampler.last_pairs, camera_rows.tolist(), strict=True) if not scored}
+        scored = {p.item for p, scored in zip(sampler.last_pairs, camera_rows.tolist(), strict=True) if scored}
+        assert fitted and scored and not fitted & scored
 
 
 def _weights(out):
