@@ -13,7 +13,8 @@ For fda it also trains the same networks with L_rec alone (``fda-rec``) and prin
 every validation, D_f's mean output on target/source features and the linear-probe accuracy. FDA trains every
 network from scratch, so it runs with the smoke-size networks (G_SR with 2 RRDBs, G_t with 2 blocks) for
 ``--fda-iters`` iterations: alignment needs more steps than the paper-size networks allow on 2 cores.
-``--fda-lambda-align`` changes the weight of E's alignment loss (srx's default 0.01).
+``--fda-lambda-align`` changes the weight of E's alignment loss in the full fda run (srx's default 0.01);
+fda-rec does not use it, so with a copy of its run folder (data/ and fda-rec/) a sweep trains it once.
 
     python benchmarks/adapt_evidence.py [--methods ddnsr,dasr,fda,dada] [--iters 200] [--out bench_out/adapt]
 """
@@ -80,7 +81,7 @@ def main() -> None:
                              iters=iters, batch_size=args.batch, patch_size=patch, val=4,
                              eval_every=max(iters // 4, 1), save_every=iters, perceptual="none",
                              device=args.device, fda_losses=losses, source_weights=warm,
-                             fda_lambda_align=args.fda_lambda_align if method == "fda" else 0.01,
+                             fda_lambda_align=args.fda_lambda_align if losses == "full" and method == "fda" else 0.01,
                              preset="smoke" if method == "fda" else "paper",
                              resume=(out / label / "config.json").exists())  # fmt: skip
         result = run_adapt(config)
