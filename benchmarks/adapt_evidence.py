@@ -14,7 +14,7 @@ every validation, D_f's mean output on target/source features and the linear-pro
 network from scratch, so it runs with the smoke-size networks (G_SR with 2 RRDBs, G_t with 2 blocks) for
 ``--fda-iters`` iterations: alignment needs more steps than the paper-size networks allow on 2 cores.
 ``--fda-lambda-align`` changes the weight of E's alignment loss in the full fda run (srx's default 0.01);
-fda-rec does not use it, so with a copy of its run folder (data/ and fda-rec/) a sweep trains it once.
+fda-rec does not use it and is the same run at every weight.
 
     python benchmarks/adapt_evidence.py [--methods ddnsr,dasr,fda,dada] [--iters 200] [--out bench_out/adapt]
 """
