@@ -29,7 +29,7 @@ from pathlib import Path
 
 from dualsr_cli.bench.synthetic import camera_models, make_drealsr
 from dualsr_cli.recipes import run_adapt
-from dualsr_cli.recipes.config import AdaptConfig
+from dualsr_cli.recipes.config import FDA_LAMBDA_ALIGN, AdaptConfig
 
 
 def loss_trends(log_path: Path) -> dict[str, dict[str, tuple[float, float]]]:
@@ -53,7 +53,9 @@ def main() -> None:
     parser.add_argument("--methods", default="ddnsr,dasr,fda,dada")
     parser.add_argument("--iters", type=int, default=200, help="iterations per training stage")
     parser.add_argument("--fda-iters", type=int, default=600, help="iterations of the fda runs (smoke-size nets)")
-    parser.add_argument("--fda-lambda-align", type=float, default=0.01, help="weight of fda's alignment loss")
+    parser.add_argument(
+        "--fda-lambda-align", type=float, default=FDA_LAMBDA_ALIGN, help="weight of fda's alignment loss"
+    )
     parser.add_argument("--patch", type=int, default=16, help="LR patch side")
     parser.add_argument("--batch", type=int, default=4)
     parser.add_argument("--out", default="bench_out/adapt")
@@ -77,11 +79,12 @@ def main() -> None:
         source_only = out / "ddnsr" / "checkpoints" / "1-source-rrdb" / "best.pt"
         warm = source_only if method == "dasr" and source_only.exists() else None
         iters = args.fda_iters if method == "fda" else args.iters
+        align = args.fda_lambda_align if method == "fda" and losses == "full" else FDA_LAMBDA_ALIGN  # rec: unused
         config = AdaptConfig(method=method, data=data, source="sony", target="olympus", out=out / label,
                              iters=iters, batch_size=args.batch, patch_size=patch, val=4,
                              eval_every=max(iters // 4, 1), save_every=iters, perceptual="none",
                              device=args.device, fda_losses=losses, source_weights=warm,
-                             fda_lambda_align=args.fda_lambda_align if losses == "full" and method == "fda" else 0.01,
+                             fda_lambda_align=align,
                              preset="smoke" if method == "fda" else "paper",
                              resume=(out / label / "config.json").exists())  # fmt: skip
         result = run_adapt(config)

@@ -17,20 +17,10 @@ from pathlib import Path
 
 import torch
 
-from dualsr_cli.archs.fda import Encoder, TargetDecoder
-from dualsr_cli.archs.rrdb import RRDBNet, init_rrdb
+from dualsr_cli.archs.fda import Encoder
+from dualsr_cli.recipes.config import FDA_LAMBDA_ALIGN
 from dualsr_cli.recipes.data import ImageCache, load_cross_camera
-from dualsr_cli.recipes.fda import SMOKE_SIZES, encoder_probe, probe_patches
-
-
-def untrained_encoder(config: dict) -> Encoder:
-    """The encoder FDAStage starts from: same seed, same construction order (smoke-size networks)."""
-    torch.manual_seed(config["seed"] + 20)
-    encoder = Encoder()
-    RRDBNet(in_nc=64, nb=SMOKE_SIZES["nb"], scale=config["scale"])
-    TargetDecoder(blocks=SMOKE_SIZES["gt_blocks"])
-    init_rrdb(encoder)
-    return encoder
+from dualsr_cli.recipes.fda import build_generators, encoder_probe, probe_patches
 
 
 def trained_encoder(run: Path) -> Encoder:
@@ -49,10 +39,12 @@ def main() -> None:
     data = load_cross_camera(config["data"], config["source"], config["target"], scale=config["scale"],
                              val=config["val"])  # fmt: skip
     x_target, x_source, held_out = probe_patches(data, config["patch_size"], ImageCache(), args.patches)
-    encoders = [("untrained", untrained_encoder(config))]
+    untrained, _, _ = build_generators(config["seed"], smoke=config["preset"] == "smoke", scale=config["scale"])
+    encoders = [("untrained", untrained)]
     for run in args.runs:
         run_config = json.loads((run / "config.json").read_text())
-        label = f"{run} (losses {run_config['fda_losses']}, lambda_align {run_config.get('fda_lambda_align', 0.01)})"
+        weight = run_config.get("fda_lambda_align", FDA_LAMBDA_ALIGN)
+        label = f"{run} (losses {run_config['fda_losses']}, lambda_align {weight})"
         encoders.append((label, trained_encoder(run)))
     print(f"{args.patches} patches per camera ({config['patch_size']} px); probe accuracy on held-out images")
     for label, encoder in encoders:

@@ -64,12 +64,14 @@ def adapt(
         str, typer.Option("--fda-losses", help="fda: full (default) or rec (L_rec alone, a comparison run).")
     ] = "full",
     fda_lambda_align: Annotated[
-        float,
+        float | None,
         typer.Option(
             "--fda-lambda-align",
-            help="fda: weight of the encoder's feature-alignment loss (srx's choice; the poster gives none).",
+            help="fda: weight of the encoder's feature-alignment loss (default 0.01, srx's choice; the poster "
+            "gives none).",
+            show_default=False,
         ),
-    ] = 0.01,
+    ] = None,
     preset: Annotated[str, typer.Option("--preset", help="paper (default schedules) or smoke (tiny CPU run).")] = (
         "paper"
     ),

@@ -10,6 +10,7 @@ from ..errors import ConfigError
 
 METHODS = ("dada", "dasr", "ddnsr", "fda")
 LAYOUTS = ("drealsr", "aim2019", "ntire2020")
+FDA_LAMBDA_ALIGN = 0.01  # FDA's alignment weight: srx's choice (fda.md §6, USR_DA's value); the poster gives none
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class AdaptConfig:
     world_size: int = 1
     layout: str = "drealsr"  # fda paper mode: aim2019 or ntire2020 folder layouts
     fda_losses: str = "full"  # "rec": the FDA networks trained with L_rec alone (for comparison)
-    fda_lambda_align: float = 0.01  # weight of E's alignment loss; srx's choice (fda.md §6), the poster gives none
+    fda_lambda_align: float = FDA_LAMBDA_ALIGN
     deviations: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -55,7 +56,7 @@ class AdaptConfig:
             raise ConfigError("--fda-losses must be full or rec")
         if not self.fda_lambda_align >= 0:
             raise ConfigError("--fda-lambda-align must be a number >= 0")
-        if self.method != "fda" and (self.fda_losses != "full" or self.fda_lambda_align != 0.01):
+        if self.method != "fda" and (self.fda_losses != "full" or self.fda_lambda_align != FDA_LAMBDA_ALIGN):
             raise ConfigError("--fda-losses and --fda-lambda-align exist for --method fda only")
         if self.select_on not in ("val", "test"):
             raise ConfigError("--select-on must be val or test")

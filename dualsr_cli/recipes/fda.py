@@ -35,8 +35,20 @@ from .job import sync_gradients
 from .losses import perceptual_loss
 
 PAPER = {"iters": 400_000, "batch": 8, "lr_patch": 64, "lr": 1e-4, "milestones": [200_000, 300_000]}
-LAMBDAS = {"align": 0.01, "rec": 1.0, "res": 1.0, "sty": 0.01, "idt": 0.01, "cyc": 1.0, "alpha": 0.01, "beta": 0.01}
+LAMBDAS = {"rec": 1.0, "res": 1.0, "sty": 0.01, "idt": 0.01, "cyc": 1.0, "alpha": 0.01, "beta": 0.01}
 SMOKE_SIZES = {"nb": 2, "gt_blocks": 2}  # --preset smoke shrinks G_SR and G_t (fda.md §6.4)
+# L_align's weight is AdaptConfig.fda_lambda_align (--fda-lambda-align)
+
+
+def build_generators(seed: int, *, smoke: bool, scale: int) -> tuple[Encoder, RRDBNet, TargetDecoder]:
+    """E, G_SR and G_t as a run with this seed starts them (benchmarks/fda_probe rebuilds the untrained E)."""
+    torch.manual_seed(seed + 20)
+    e = Encoder()
+    g_sr = RRDBNet(in_nc=64, nb=SMOKE_SIZES["nb"] if smoke else 23, scale=scale)
+    g_t = TargetDecoder(blocks=SMOKE_SIZES["gt_blocks"] if smoke else 8)
+    for net in (e, g_sr, g_t):
+        init_rrdb(net)
+    return e, g_sr, g_t
 
 
 def _lsgan(prediction: torch.Tensor, target: float) -> torch.Tensor:
@@ -122,13 +134,8 @@ class FDAStage:
         self.ctx = ctx
         self.full = losses == "full"
         self.weights = {**LAMBDAS, "align": ctx.config.fda_lambda_align}
-        smoke = ctx.config.preset == "smoke"
-        torch.manual_seed(ctx.config.seed + 20)
-        self.e = Encoder()
-        self.g_sr = RRDBNet(in_nc=64, nb=SMOKE_SIZES["nb"] if smoke else 23, scale=ctx.data.scale)
-        self.g_t = TargetDecoder(blocks=SMOKE_SIZES["gt_blocks"] if smoke else 8)
-        for net in (self.e, self.g_sr, self.g_t):
-            init_rrdb(net)
+        self.e, self.g_sr, self.g_t = build_generators(ctx.config.seed, smoke=ctx.config.preset == "smoke",
+                                                       scale=ctx.data.scale)  # fmt: skip
         self.d_f, self.d_t, self.d_sr = NLayerDiscriminator(64), NLayerDiscriminator(3), NLayerDiscriminator(3)
         for disc in (self.d_f, self.d_t, self.d_sr):
             init_normal(disc)

@@ -30,6 +30,7 @@ import torch
 from ..errors import ConfigError
 from ..image_io import atomic_output
 from ..runtime.dist import DistContext
+from .config import FDA_LAMBDA_ALIGN
 
 
 class Stage(Protocol):
@@ -57,7 +58,7 @@ class JobHooks:
     note: Callable[[str], None] | None = None
 
 
-KEYS_ADDED_LATER = {"fda_losses": "full", "fda_lambda_align": 0.01}
+KEYS_ADDED_LATER = {"fda_losses": "full", "fda_lambda_align": FDA_LAMBDA_ALIGN}
 
 
 @dataclass
