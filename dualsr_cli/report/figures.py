@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ImageWriteError
-from ..image_io import atomic_output
+from ..image_io import atomic_output, quantize
 from ..metrics.kernel import aligned_kernel
 from ..ops.kernels import centre_of_mass, fit_kernel_size
 from .crops import Crop
@@ -115,8 +115,9 @@ def kernel_figure(
     return _save(figure, Path(path), dpi=100)
 
 
-def _as_rgb(image: np.ndarray) -> np.ndarray:
-    image = np.clip(np.asarray(image, dtype=np.float64), 0.0, 1.0)
+def _as_rgb8(image: np.ndarray) -> np.ndarray:
+    """(H, W[, C]) floats in [0, 1] -> (H, W, 3) uint8, rounded as srx writes 8-bit files."""
+    image = quantize(np.asarray(image), 8)
     if image.ndim == 2:
         image = image[:, :, None]
     return np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image[:, :, :3]
@@ -130,7 +131,7 @@ def comparison_figure(path: str | Path, panels: list[tuple[str, np.ndarray]], cr
     from matplotlib.figure import Figure
 
     dpi, gap, header, footer = 100, 12, 34, 22 if note else 6
-    cuts = [_as_rgb(crop.cut(image)) for _, image in panels]
+    cuts = [_as_rgb8(crop.cut(image)) for _, image in panels]
     h, w = cuts[0].shape[:2]
     width = len(cuts) * w + (len(cuts) + 1) * gap
     height = h + header + footer
@@ -138,7 +139,7 @@ def comparison_figure(path: str | Path, panels: list[tuple[str, np.ndarray]], cr
     for i, ((label, _), cut) in enumerate(zip(panels, cuts, strict=True)):
         left = gap + i * (w + gap)
         axes = figure.add_axes((left / width, footer / height, w / width, h / height))
-        axes.imshow(cut, interpolation="nearest", vmin=0.0, vmax=1.0)
+        axes.imshow(cut, interpolation="nearest")
         axes.set_axis_off()
         figure.text((left + w / 2) / width, 1 - 6 / height, label, ha="center", va="top", fontsize=11)
     if note:

@@ -93,7 +93,6 @@ def write_comparison(
     from ...report import comparison_figure, most_different_crop
 
     bicubic = imresize(image.color.astype(np.float64) / image.max_value, float(scale), boundary="symmetric")
-    sr = np.asarray(sr, dtype=np.float64)
     crop = most_different_crop([bicubic, sr], None, COMPARISON_CROP)
     panels = [(f"bicubic x{scale}", bicubic), (f"srx zero-shot x{scale}", sr)]
     if gt is not None:
