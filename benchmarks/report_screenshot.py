@@ -25,8 +25,15 @@ from pathlib import Path
 
 from dualsr_cli.bench.synthetic import make_div2krk
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def screenshot(page: Path, target: Path, width: int, height: int) -> float:
@@ -36,9 +43,19 @@ def screenshot(page: Path, target: Path, width: int, height: int) -> float:
         return 0.0
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as profile:
-        subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={target}",
-                        f"--window-size={width},{height}", page.resolve().as_uri()],
-                       check=True, capture_output=True, timeout=120)  # fmt: skip
+        subprocess.run(
+            [
+                browser,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={profile}",
+                f"--screenshot={target}",
+                f"--window-size={width},{height}",
+                page.resolve().as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
     return time.perf_counter() - start
 
 
@@ -58,8 +75,24 @@ def main() -> None:
     start = time.perf_counter()
     data = make_div2krk(args.out / "DIV2KRK", images=args.images, hr_size=args.size)
     run = args.out / "run"
-    command = [sys.executable, "-m", "dualsr_cli", "bench", str(data), "-m", f"dualsr:iters={args.iters}", "--out",
-               str(run), "--report", "--report-crop", args.crop, "--no-lpips", "--device", "cpu", "-q"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "dualsr_cli",
+        "bench",
+        str(data),
+        "-m",
+        f"dualsr:iters={args.iters}",
+        "--out",
+        str(run),
+        "--report",
+        "--report-crop",
+        args.crop,
+        "--no-lpips",
+        "--device",
+        "cpu",
+        "-q",
+    ]
     built = time.perf_counter()
     subprocess.run(command, check=True)
     benched = time.perf_counter()
@@ -70,8 +103,9 @@ def main() -> None:
     external = [link for link in links if re.match(r"[a-z]+:|//", link)]
     shot = args.out / "report.png"
     shot_seconds = screenshot(run / "report.html", shot, args.width, args.height)
-    print(f"dataset_seconds={built - start:.1f} bench_seconds={benched - built:.1f} screenshot_seconds="
-          f"{shot_seconds:.1f}")  # fmt: skip
+    print(
+        f"dataset_seconds={built - start:.1f} bench_seconds={benched - built:.1f} screenshot_seconds={shot_seconds:.1f}"
+    )
     print(f"page_bytes={len(html.encode())} links={len(links)} missing={len(missing)} external={len(external)}")
     if shot.exists():
         print(f"screenshot: {shot}")

@@ -330,8 +330,8 @@ def run_benchmark(
             )
             if save_images and files is not None:
                 depth = hr_image.bit_depth
-                write_image(files.sr_image(method.key, pair.item), quantize(sr, depth) / ((1 << depth) - 1),
-                            bit_depth=depth, mkdir=True)  # fmt: skip
+                stored = quantize(sr, depth) / ((1 << depth) - 1)
+                write_image(files.sr_image(method.key, pair.item), stored, bit_depth=depth, mkdir=True)
                 if output.kernel is not None:
                     _save_kernel(files.estimated_kernel(method.key, pair.item), output.kernel)
             if store is not None:

@@ -175,6 +175,11 @@ def bench(
                 if lpips.unavailable_reason and dist.is_main:
                     warn(lpips.unavailable_reason)
             keep = report_config is not None  # the report needs the outputs, the GT and the kernels
+            if keep and dist.is_main:  # saved first, so srx report OUT after an interrupted run keeps the crop
+                from ..report import save_settings
+
+                out.mkdir(parents=True, exist_ok=True)
+                save_settings(out, report_config)
             with progress_bar:
                 results = run_benchmark(
                     dataset, methods, protocol=protocol, out_dir=out, save_images=save_images or keep,
@@ -188,9 +193,8 @@ def bench(
                 if not quiet:
                     _print_table(results, out)
                 if report_config is not None:
-                    from ..report import build_report, save_settings
+                    from ..report import build_report
 
-                    save_settings(out, report_config)
                     page = build_report(out, report_config)
                     if not quiet:
                         stdout.print(f"report: {page.path}")

@@ -88,8 +88,22 @@ def assert_every_link_exists(out: Path, page: _Page) -> None:
 def test_report_shows_every_image_and_method_with_kernels_and_rebuilds_identically(dataset_factory, tmp_path):
     root = dataset_factory("div2krk")
     out = tmp_path / "run"
-    srx("bench", root, "-m", "dualsr:iters=2", "--limit", "2", "--no-lpips", "--device", "cpu", "--out", out,
-        "--report-crop", "10,20,40,30", "-q")  # fmt: skip
+    srx(
+        "bench",
+        root,
+        "-m",
+        "dualsr:iters=2",
+        "--limit",
+        "2",
+        "--no-lpips",
+        "--device",
+        "cpu",
+        "--out",
+        out,
+        "--report-crop",
+        "10,20,40,30",
+        "-q",
+    )
     page = read_page(out)
     assert_every_link_exists(out, page)
     methods = ["bicubic", "dualsr:iters=2"]  # --report adds the bicubic baseline
