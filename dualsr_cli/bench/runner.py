@@ -279,7 +279,12 @@ def run_benchmark(
 
     files = BenchFiles(out_dir) if out_dir is not None else None
     if save_images and files is not None and dist.is_main:
-        unsaved = sum(1 for key in done if not files.sr_image(key[1], key[0]).exists())
+        unsaved = sum(
+            1
+            for p in valid
+            for k in method_keys
+            if (p.item, k, protocol, scale) in done and not files.sr_image(k, p.item).exists()
+        )
         if unsaved:
             warn(f"{unsaved} result(s) finished earlier were run without saving images; they have no picture")
 

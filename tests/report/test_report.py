@@ -150,7 +150,8 @@ def test_results_without_saved_images_show_a_placeholder(dataset_factory, tmp_pa
     root = dataset_factory("plain")
     out = tmp_path / "run"
     srx("bench", root, "--no-lpips", "--out", out, "--limit", "1", "-q")  # no --report: nothing saved
-    srx("bench", root, "--no-lpips", "--out", out, "--report", "-q")
+    resumed = srx("bench", root, "--no-lpips", "--out", out, "--report", "-q")
+    assert "1 result(s) finished earlier were run without saving images" in resumed.stderr
     page = read_page(out)
     assert_every_link_exists(out, page)
     html = (out / "report.html").read_text()
