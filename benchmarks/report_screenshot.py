@@ -6,7 +6,7 @@ image, ``dualsr_cli.bench.synthetic.make_div2krk``), runs ``srx bench -m dualsr:
 ``report.html`` with Debian's ``chromium`` (no network: the page loads only its own files). Look at the
 PNG it prints. Figures printed: seconds per stage, page size, links, missing links.
 
-    python benchmarks/report_screenshot.py [--iters 30] [--images 3] [--out DIR] [--height 2000]
+    python benchmarks/report_screenshot.py [--iters 10] [--images 3] [--out DIR] [--height 2000]
 
 Needs ``chromium`` on PATH (``apt-get install -y chromium``); without it the report is still built and
 checked, and the screenshot is skipped with a message.
@@ -61,7 +61,7 @@ def screenshot(page: Path, target: Path, width: int, height: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iters", type=int, default=30, help="DualSR iterations per image")
+    parser.add_argument("--iters", type=int, default=10, help="DualSR iterations per image")
     parser.add_argument("--images", type=int, default=3)
     parser.add_argument("--size", type=int, default=192, help="HR side in pixels")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "srx_report_screenshot")
