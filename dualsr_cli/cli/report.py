@@ -10,11 +10,13 @@ import typer
 
 from ._common import QuietOption, stdout, user_errors
 
-HELP = (
-    "Rebuild the HTML report of a srx bench output folder (OUT/report.html + OUT/report_files/) from "
-    "OUT/results.csv and the images, ground truths and kernels that srx bench --report saved. Nothing is "
-    "recomputed, so a resumed or torchrun-sharded run gives the same page. Open OUT/report.html in any browser; "
-    "it loads nothing from the network."
+HELP = "\n\n".join(
+    [
+        "Rebuild the HTML report (tables, crops, kernels) of a srx bench --out folder.",
+        "Writes OUT/report.html + OUT/report_files/ from OUT/results.csv and the images, ground truths and "
+        "kernels that srx bench --report saved. Nothing is recomputed, so a resumed or torchrun-sharded run "
+        "gives the same page. Open OUT/report.html in any browser; it loads nothing from the network.",
+    ]
 )
 
 
