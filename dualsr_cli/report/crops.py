@@ -66,10 +66,10 @@ def most_different_crop(outputs: list[np.ndarray], reference: np.ndarray | None,
         raise ValueError("most_different_crop needs at least one image")
     height = min(o.shape[0] for o in outputs)
     width = min(o.shape[1] for o in outputs)
-    stack = [np.asarray(o, dtype=np.float64)[:height, :width].mean(axis=2) for o in outputs]
+    stack = [np.asarray(o, dtype=np.float32)[:height, :width].mean(axis=2) for o in outputs]
     if len(stack) == 1 and reference is not None:
-        stack.append(np.asarray(reference, dtype=np.float64)[:height, :width].mean(axis=2))
-    spread = np.var(np.stack(stack), axis=0)
+        stack.append(np.asarray(reference, dtype=np.float32)[:height, :width].mean(axis=2))
+    spread = np.var(np.stack(stack), axis=0).astype(np.float64)  # summed in float64: long sums stay exact
     h, w = min(size, height), min(size, width)
     sums = _window_sums(spread, h, w)
     top, left = np.unravel_index(int(np.argmax(sums)), sums.shape)
