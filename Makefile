@@ -22,8 +22,8 @@ demo: $(STAMP)
 	@echo "srx demo: DualSR zero-shot x2 on a real RealSR photo ($(DEMO_IMAGE), 1440x960)."
 	@echo "This is a SHORT run: $(DEMO_ITERS) training iterations instead of the paper's 3000, so the learned"
 	@echo "kernel and upsampler are less refined than a full-quality run (srx zero-shot IMAGE, ~20 min here)."
-	$(BIN)/srx zero-shot $(DEMO_IMAGE) --iters $(DEMO_ITERS) --out demo_out --save-kernel --json demo_out/summary.json
-	@echo "Done: demo_out/realsr_canon_0A5A4954_LR_x2.png (2880x1920), kernel in demo_out/*_kernel_x2.{mat,png}."
+	$(BIN)/srx zero-shot $(DEMO_IMAGE) --iters $(DEMO_ITERS) --out demo_out --save-kernel --save-comparison --json demo_out/summary.json
+	@echo "Done: demo_out/realsr_canon_0A5A4954_LR_x2.png (2880x1920), kernel in demo_out/*_kernel_x2.{mat,png}, bicubic vs srx in demo_out/*_comparison_x2.png."
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -160,6 +160,12 @@ METHODS: dict[str, MethodFactory] = {
 }
 
 
+def with_baseline(specs: list[str]) -> list[str]:
+    """``specs`` with ``bicubic`` first if it is missing: the report shows every method beside bicubic."""
+    names = [spec.partition(":")[0].strip().lower() for spec in specs]
+    return specs if "bicubic" in names else ["bicubic", *specs]
+
+
 def build_method(spec: str, context: MethodContext) -> Method:
     """``name`` or ``name:options`` -> a ready method; unknown names list the registry."""
     name, _, option_text = spec.partition(":")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -28,6 +27,7 @@ from ..metrics.protocols import evaluate
 from ..runtime.dist import DistContext
 from .datasets import Dataset, Pair
 from .methods import Method
+from .outputs import BenchFiles
 
 CSV_COLUMNS = ["item", "method", "psnr", "ssim", "lpips", "seconds", "kernel_error", "camera", "scale", "protocol"]
 
@@ -182,10 +182,6 @@ def summarise(rows: list[Record]) -> dict:
     }
 
 
-def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._=-]+", "_", text)
-
-
 def _size_problem(pair: Pair, scale: int) -> str | None:
     lr_w, lr_h = read_header(pair.lr)
     hr_w, hr_h = read_header(pair.hr)
@@ -206,6 +202,25 @@ def _match_channels(sr: np.ndarray, hr: np.ndarray) -> tuple[np.ndarray, np.ndar
     return np.broadcast_to(sr, (*sr.shape[:2], 3)), np.broadcast_to(hr, (*hr.shape[:2], 3))
 
 
+def _references_saved(files: BenchFiles, pair: Pair) -> bool:
+    return files.gt_image(pair.item).exists() and (pair.kernel is None or files.true_kernel(pair.item).exists())
+
+
+def _save_kernel(path: Path, kernel: np.ndarray) -> None:
+    from ..engine.zero_shot.pipeline import write_kernel_mat
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_kernel_mat(path, kernel)
+
+
+def _save_references(
+    files: BenchFiles, pair: Pair, hr: np.ndarray, bit_depth: int, true_kernel: np.ndarray | None
+) -> None:
+    write_image(files.gt_image(pair.item), hr, bit_depth=bit_depth, mkdir=True)
+    if true_kernel is not None:
+        _save_kernel(files.true_kernel(pair.item), true_kernel)
+
+
 def run_benchmark(
     dataset: Dataset,
     methods: list[Method],
@@ -213,12 +228,18 @@ def run_benchmark(
     protocol: str = "matlab",
     out_dir: Path | None = None,
     save_images: bool = False,
+    save_references: bool = False,
     limit: int | None = None,
     strict: bool = False,
     lpips: LpipsMetric | None = None,
     dist: DistContext | None = None,
     hooks: BenchHooks | None = None,
 ) -> BenchReport:
+    """Score ``methods`` on ``dataset``; with ``out_dir`` rows go to ``results.csv`` as they finish.
+
+    ``save_images`` also keeps each output (and each estimated kernel); ``save_references`` keeps the scored
+    HR image and the true kernel, so ``out_dir`` alone is enough to build ``srx report``.
+    """
     dist = dist or DistContext()
     hooks = hooks or BenchHooks()
     warn = hooks.warn or (lambda message: None)
@@ -256,9 +277,21 @@ def run_benchmark(
     for pair, method in todo:
         todo_by_item.setdefault(pair.item, []).append(method)
 
+    files = BenchFiles(out_dir) if out_dir is not None else None
+    if save_images and files is not None and dist.is_main:
+        unsaved = sum(
+            1
+            for p in valid
+            for k in method_keys
+            if (p.item, k, protocol, scale) in done and not files.sr_image(k, p.item).exists()
+        )
+        if unsaved:
+            warn(f"{unsaved} result(s) finished earlier were run without saving images; they have no picture")
+
     for pair in mine:
-        pending = todo_by_item.get(pair.item)
-        if not pending:
+        pending = todo_by_item.get(pair.item, [])
+        missing_references = save_references and files is not None and not _references_saved(files, pair)
+        if not pending and not missing_references:
             continue
         try:
             lr, hr_image = read_image(pair.lr), read_image(pair.hr)
@@ -274,6 +307,8 @@ def run_benchmark(
             from ..engine.zero_shot.pipeline import load_kernel_mat
 
             true_kernel = load_kernel_mat(pair.kernel)
+        if missing_references:
+            _save_references(files, pair, hr, hr_image.bit_depth, true_kernel)
         for method in pending:
             if hooks.on_run:
                 hooks.on_run(pair.item, method.key)
@@ -298,12 +333,12 @@ def run_benchmark(
                 scale=scale,
                 protocol=protocol,
             )
-            if save_images and out_dir is not None:
-                folder = out_dir / "images" / _safe_name(method.key)
-                folder.mkdir(parents=True, exist_ok=True)
+            if save_images and files is not None:
                 depth = hr_image.bit_depth
-                write_image(folder / f"{_safe_name(pair.item)}.png", quantize(sr, depth) / ((1 << depth) - 1),
-                            bit_depth=depth)  # fmt: skip
+                stored = quantize(sr, depth) / ((1 << depth) - 1)
+                write_image(files.sr_image(method.key, pair.item), stored, bit_depth=depth, mkdir=True)
+                if output.kernel is not None:
+                    _save_kernel(files.estimated_kernel(method.key, pair.item), output.kernel)
             if store is not None:
                 store.append(record)
             memory[record.key] = record

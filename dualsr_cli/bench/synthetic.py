@@ -3,7 +3,8 @@
 Used by the adaptation tests and evidence benchmarks: the photos are scikit-image's real images, each
 camera blurs with its own anisotropic Gaussian kernel, subsamples by ``scale`` and adds its own Gaussian
 noise, and files are named with the camera prefixes of DRealSR (``sony_``, ``panasonic_``, ``P114``
-for Olympus, ``DSC_`` for Nikon, ``Canon_``).
+for Olympus, ``DSC_`` for Nikon, ``Canon_``). ``make_div2krk`` writes a DIV2KRK-layout set the same way
+(one known kernel per image), for the report screenshot benchmark.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.io import savemat
 
 from ..image_io import quantize, write_image
 from ..ops.kernels import anisotropic_gaussian_kernel, blur_and_subsample
@@ -109,4 +111,23 @@ def make_drealsr(
             write_image(base / f"Test_x{scale}" / "test_HR" / f"{stem}_x{scale}.png", hr, mkdir=True)
             write_image(base / f"Test_x{scale}" / "test_LR" / f"{stem}_x1.png", degrade(hr, model, scale, rng),
                         mkdir=True)  # fmt: skip
+    return root
+
+
+def make_div2krk(root: str | Path, *, images: int = 3, hr_size: int = 192, scale: int = 2, seed: int = 0) -> Path:
+    """A small DIV2KRK-layout set from real photos: ``gt/img_<n>_gt.png``, ``lr_x<s>/im_<n>.png`` and the
+    true kernels ``gt_k_x<s>/kernel_<n>.mat`` (random anisotropic Gaussians, as in the DIV2KRK protocol)."""
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    photos = load_photos()
+    for n in range(1, images + 1):
+        photo = photos[(n - 1) % len(photos)]
+        top, left = (photo.shape[0] - hr_size) // 2, (photo.shape[1] - hr_size) // 2
+        hr = quantize(photo[top : top + hr_size, left : left + hr_size], 8) / 255.0
+        kernel = anisotropic_gaussian_kernel(rng, size=11 if scale == 2 else 21, scale=scale)
+        write_image(root / "gt" / f"img_{n}_gt.png", hr, mkdir=True)
+        lr = np.clip(blur_and_subsample(hr, kernel, scale), 0, 1)
+        write_image(root / f"lr_x{scale}" / f"im_{n}.png", lr, mkdir=True)
+        (root / f"gt_k_x{scale}").mkdir(exist_ok=True)
+        savemat(root / f"gt_k_x{scale}" / f"kernel_{n}.mat", {"Kernel": kernel})
     return root

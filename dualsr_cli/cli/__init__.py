@@ -11,6 +11,8 @@ from .adapt import HELP as ADAPT_HELP
 from .adapt import adapt
 from .bench import HELP as BENCH_HELP
 from .bench import bench
+from .report import HELP as REPORT_HELP
+from .report import report
 from .run import DEGRADE_HELP, RUN_HELP, degrade, run
 from .zero_shot import HELP as ZERO_SHOT_HELP
 from .zero_shot import zero_shot
@@ -43,7 +45,8 @@ def root(
     """Real-world image super-resolution from the command line.
 
     srx zero-shot trains DualSR on each photo itself (no weights needed); srx run applies pretrained
-    checkpoints; srx degrade makes realistic LR images; srx bench scores methods on paired datasets;
+    checkpoints; srx degrade makes realistic LR images; srx bench scores methods on paired datasets
+    (srx report rebuilds its HTML page);
     srx adapt trains models for a camera without HR photos. See srx COMMAND --help.
     """
 
@@ -52,6 +55,7 @@ app.command("zero-shot", help=ZERO_SHOT_HELP, no_args_is_help=True)(zero_shot)
 app.command("run", help=RUN_HELP, no_args_is_help=True)(run)
 app.command("degrade", help=DEGRADE_HELP, no_args_is_help=True)(degrade)
 app.command("bench", help=BENCH_HELP, no_args_is_help=True)(bench)
+app.command("report", help=REPORT_HELP, no_args_is_help=True)(report)
 app.command("adapt", help=ADAPT_HELP, no_args_is_help=True)(adapt)
 
 

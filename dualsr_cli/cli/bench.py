@@ -99,15 +99,40 @@ def bench(
         ),
     ] = None,
     save_images: Annotated[
-        bool, typer.Option("--save-images", help="Also write OUT/images/<method>/<item>.png.", rich_help_panel="Output")
+        bool,
+        typer.Option(
+            "--save-images",
+            help="Also write OUT/images/<method>/<item>.png (and OUT/kernels/<method>/<item>.mat for methods that "
+            "estimate a kernel).",
+            rich_help_panel="Output",
+        ),
     ] = False,
+    report: Annotated[
+        bool,
+        typer.Option(
+            "--report",
+            help="Write OUT/report.html: metric tables, side-by-side crops of GT, bicubic and every method, "
+            "estimated vs true kernels. Implies --save-images, keeps the scored GT under OUT/reference/ and "
+            "adds bicubic if it is not listed. srx report OUT rebuilds the page.",
+            rich_help_panel="Output",
+        ),
+    ] = False,
+    report_crop: Annotated[
+        str | None,
+        typer.Option(
+            "--report-crop",
+            help="Also show this crop of every image in the report: x,y,w,h in HR pixels. Implies --report.",
+            rich_help_panel="Output",
+            show_default=False,
+        ),
+    ] = None,
     device: DeviceOption = "auto",
     tile: TileOption = None,
     quiet: QuietOption = False,
 ) -> None:
     with user_errors():
         from ..bench.datasets import detect
-        from ..bench.methods import MethodContext, build_method
+        from ..bench.methods import MethodContext, build_method, with_baseline
         from ..bench.runner import BenchHooks, report_to_json, run_benchmark
         from ..errors import ConfigError
         from ..metrics.protocols import PROTOCOLS
@@ -120,6 +145,13 @@ def bench(
             raise ConfigError("--limit must be at least 1")
         if save_images and out is None:
             raise ConfigError("--save-images needs --out")
+        report_config = None
+        if report or report_crop is not None:
+            from ..report import ReportConfig, parse_crop
+
+            if out is None:
+                raise ConfigError("--report needs --out (the report is built from OUT/results.csv and saved images)")
+            report_config = ReportConfig(crop=parse_crop(report_crop) if report_crop is not None else None)
         dist = init_from_env()
         talk = dist.is_main and not quiet
         try:
@@ -128,7 +160,10 @@ def bench(
                 stdout.print(f"detected {dataset.describe()}")
             progress_bar = _Progress(enabled=talk)
             context = MethodContext(scale=dataset.scale, device=device, tile=tile, on_step=progress_bar.on_step)
-            methods = [build_method(spec, context) for spec in (method or ["bicubic"])]
+            specs = method or ["bicubic"]
+            if report_config is not None:
+                specs = with_baseline(specs)
+            methods = [build_method(spec, context) for spec in specs]
             keys = [m.key for m in methods]
             if len(set(keys)) != len(keys):
                 raise ConfigError(f"a method is listed twice: {', '.join(keys)}")
@@ -139,18 +174,30 @@ def bench(
                 lpips = load_lpips(resolve_device(device))
                 if lpips.unavailable_reason and dist.is_main:
                     warn(lpips.unavailable_reason)
+            keep = report_config is not None  # the report needs the outputs, the GT and the kernels
+            if keep and dist.is_main:  # saved first, so srx report OUT after an interrupted run keeps the crop
+                from ..report import save_settings
+
+                out.mkdir(parents=True, exist_ok=True)
+                save_settings(out, report_config)
             with progress_bar:
-                report = run_benchmark(
-                    dataset, methods, protocol=protocol, out_dir=out, save_images=save_images, limit=limit,
-                    strict=strict, lpips=lpips, dist=dist,
+                results = run_benchmark(
+                    dataset, methods, protocol=protocol, out_dir=out, save_images=save_images or keep,
+                    save_references=keep, limit=limit, strict=strict, lpips=lpips, dist=dist,
                     hooks=BenchHooks(on_start=progress_bar.on_start, on_run=progress_bar.on_run,
                                      on_done=progress_bar.on_done, warn=warn),
                 )  # fmt: skip
             if dist.is_main:
                 if out is not None:
-                    write_json(out / "summary.json", report_to_json(report))
+                    write_json(out / "summary.json", report_to_json(results))
                 if not quiet:
-                    _print_table(report, out)
+                    _print_table(results, out)
+                if report_config is not None:
+                    from ..report import build_report
+
+                    page = build_report(out, report_config)
+                    if not quiet:
+                        stdout.print(f"report: {page.path}")
         finally:
             shutdown(dist)
 

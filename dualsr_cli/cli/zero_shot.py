@@ -110,7 +110,17 @@ def zero_shot(
         bool,
         typer.Option(
             "--save-kernel",
-            help="Also write a PNG picture of the estimated kernel.",
+            help="Also write OUT/<stem>_kernel_x2.png: the estimated kernel as a colour map with its sum and centre "
+            "of mass; with --gt-kernel the true kernel beside it on the same scale and their difference.",
+            rich_help_panel="Output",
+        ),
+    ] = False,
+    save_comparison: Annotated[
+        bool,
+        typer.Option(
+            "--save-comparison",
+            help="Also write OUT/<stem>_comparison_x2.png: bicubic vs srx (and --gt) side by side, the crop where "
+            "they differ most at native resolution.",
             rich_help_panel="Output",
         ),
     ] = False,
@@ -161,7 +171,8 @@ def zero_shot(
                 for image, target, gt_file, kernel_file in jobs:
                     result = zero_shot_image(
                         image, target, config, gt_path=gt_file, gt_kernel_path=kernel_file,
-                        kernel_png=save_kernel, skip_existing=skip_existing, hooks=hooks,
+                        kernel_png=save_kernel, comparison_png=save_comparison, skip_existing=skip_existing,
+                        hooks=hooks,
                     )  # fmt: skip
                     _report(result, quiet)
                     summary["images"].append(result.__dict__)
@@ -199,6 +210,9 @@ def _report(result, quiet: bool) -> None:
         f"({result.seconds_per_iteration:.3f} s/it) on {result.device}"
     )
     stdout.print(line)
+    pictures = [path for path in (result.kernel_png, result.comparison_png) if path]
+    if pictures:
+        stdout.print(f"  figures: {', '.join(pictures)}")
     metrics = result.metrics
     if "psnr_y" in metrics:
         stdout.print(

@@ -39,6 +39,7 @@ def test_end_to_end_on_a_real_photo(tmp_path, small_photo_path):
         "--out",
         out,
         "--save-kernel",
+        "--save-comparison",
         "--json",
         tmp_path / "summary.json",
     )
@@ -47,7 +48,12 @@ def test_end_to_end_on_a_real_photo(tmp_path, small_photo_path):
     assert (sr.width, sr.height) == (240, 200) and sr.bit_depth == 8
     kernel = loadmat(out / "chelsea_small_kernel_x2.mat")["Kernel"]
     assert kernel.shape == (13, 13) and kernel.dtype == np.float32
-    assert (out / "chelsea_small_kernel_x2.png").exists()
+    kernel_picture = read_image(out / "chelsea_small_kernel_x2.png")
+    assert kernel_picture.width > 300 and len(np.unique(kernel_picture.color.reshape(-1, 3), axis=0)) > 200
+    comparison = read_image(out / "chelsea_small_comparison_x2.png").color
+    gap, header = 12, 34  # the figure's margins: bicubic, then srx, each at one pixel per image pixel
+    shown = comparison[header : header + 200, 2 * gap + 240 : 2 * gap + 480]
+    np.testing.assert_array_equal(shown, sr.color)
     summary = json.loads((tmp_path / "summary.json").read_text())
     entry = summary["images"][0]
     assert entry["iterations"] == 4 and set(entry["final_losses"]) >= {

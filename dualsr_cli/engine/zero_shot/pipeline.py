@@ -71,10 +71,37 @@ class ZeroShotResult:
     metrics: dict[str, object] = field(default_factory=dict)
     skipped: bool = False
     quirks: list[str] = field(default_factory=list)
+    comparison_png: str | None = None
 
 
 def kernel_path_for(output: Path, input_path: Path, scale: int) -> Path:
     return output.parent / f"{input_path.stem}_kernel_x{scale}.mat"
+
+
+def comparison_path_for(output: Path, input_path: Path, scale: int) -> Path:
+    return output.parent / f"{input_path.stem}_comparison_x{scale}.png"
+
+
+COMPARISON_CROP = 256  # side of the before/after crop, in output pixels
+
+
+def write_comparison(
+    path: Path, image: ImageData, sr: np.ndarray, scale: int, gt: np.ndarray | None = None, name: str = ""
+) -> Path:
+    """Bicubic vs srx (and the GT when known): the crop where they differ most, at native resolution."""
+    from ...ops.resize import imresize
+    from ...report import comparison_figure, most_different_crop
+
+    bicubic = imresize(image.color.astype(np.float64) / image.max_value, float(scale), boundary="symmetric")
+    crop = most_different_crop([bicubic, sr], None, COMPARISON_CROP)
+    panels = [(f"bicubic x{scale}", bicubic), (f"srx zero-shot x{scale}", sr)]
+    if gt is not None:
+        panels.append(("ground truth", gt))
+    note = (
+        f"{name}: crop x={crop.x}, y={crop.y}, {crop.w}x{crop.h} of the {sr.shape[1]}x{sr.shape[0]} output, "
+        "where bicubic and srx differ most; one image pixel per screen pixel"
+    )
+    return comparison_figure(path, panels, crop, note=note)
 
 
 def check_input_size(width: int, height: int, path: Path) -> None:
@@ -131,12 +158,6 @@ def load_ground_truth(path: Path, sr_height: int, sr_width: int) -> np.ndarray:
             f"ground truth '{path}' is {gt.width}x{gt.height} but the x2 result is {sr_width}x{sr_height}"
         )
     return gt.color.astype(np.float64)[:sr_height, :sr_width] / gt.max_value
-
-
-def _kernel_picture(kernel: np.ndarray, zoom: int = 16) -> np.ndarray:
-    """Gray picture of a kernel: values scaled to [0, 1] by the largest tap, each tap a zoom x zoom block."""
-    scaled = np.clip(kernel / max(float(np.abs(kernel).max()), 1e-12), 0.0, 1.0)
-    return np.kron(scaled, np.ones((zoom, zoom)))
 
 
 def write_kernel_mat(path: Path, kernel: np.ndarray) -> None:
@@ -208,15 +229,21 @@ def zero_shot_image(
     gt_path: str | Path | None = None,
     gt_kernel_path: str | Path | None = None,
     kernel_png: bool = False,
+    comparison_png: bool = False,
     skip_existing: bool = False,
     hooks: Hooks | None = None,
 ) -> ZeroShotResult:
-    """Train DualSR on one image and write ``output_path`` (x2) plus ``<stem>_kernel_x2.mat`` beside it."""
+    """Train DualSR on one image and write ``output_path`` (x2) plus ``<stem>_kernel_x2.mat`` beside it.
+
+    ``kernel_png`` adds ``<stem>_kernel_x2.png`` (a figure, with the true kernel beside it when
+    ``gt_kernel_path`` is given); ``comparison_png`` adds ``<stem>_comparison_x2.png`` (bicubic vs srx).
+    """
     config = config or ZeroShotConfig()
     hooks = hooks or Hooks()
     input_path, output_path = Path(input_path), Path(output_path)
     kernel_mat = kernel_path_for(output_path, input_path, config.scale)
     kernel_image = kernel_mat.with_suffix(".png") if kernel_png else None
+    comparison = comparison_path_for(output_path, input_path, config.scale) if comparison_png else None
 
     if skip_existing and output_path.exists():
         return ZeroShotResult(
@@ -255,7 +282,11 @@ def zero_shot_image(
     write_image(output_path, color, bit_depth=image.bit_depth, alpha=result.alpha)
     write_kernel_mat(kernel_mat, kernel)
     if kernel_image is not None:
-        write_image(kernel_image, _kernel_picture(kernel), bit_depth=8)
+        from ...report import kernel_figure
+
+        kernel_figure(kernel_image, kernel, gt_kernel, scale=config.scale, title=f"{input_path.name}: estimated kernel")
+    if comparison is not None:
+        write_comparison(comparison, image, color, config.scale, gt, name=input_path.name)
 
     metrics: dict[str, object] = {}
     if gt is not None:
@@ -289,4 +320,5 @@ def zero_shot_image(
         final_losses=result.final_losses.as_dict(),
         metrics=metrics,
         quirks=config.quirks.names_on(),
+        comparison_png=str(comparison) if comparison else None,
     )
