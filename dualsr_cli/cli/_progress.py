@@ -171,7 +171,7 @@ def render_rows(rows: list[Row], width: int) -> list[Text]:
 
 
 def task_row(task: Task) -> Row:
-    """A rich task (with srx's fields: unit, base, skipped, detail) as a Row."""
+    """A rich task (with srx's fields: unit, base, skipped, detail, worked) as a Row."""
     fields = task.fields
     base = fields.get("base", 0) + fields.get("skipped", 0)  # steps that cost no time in this session
     elapsed = task.elapsed or 0.0
@@ -179,7 +179,11 @@ def task_row(task: Task) -> Row:
     done = task.completed
     count = f"{int(done)}/{int(total)}" if total is not None else (f"{int(done)}" if done else "–")
     unit = fields.get("unit", "")
-    remaining = eta_seconds(elapsed, done - base, None if total is None else total - base)
+    # the rate as of the last update, counted down since: a slow step does not make the ETA climb
+    worked = min(fields.get("worked", elapsed), elapsed)
+    remaining = eta_seconds(worked, done - base, None if total is None else total - base)
+    if remaining is not None:
+        remaining = max(remaining - (elapsed - worked), 0.0)
     if total is not None and done >= total:
         remaining = 0.0
     return Row(
@@ -317,6 +321,7 @@ class CommandProgress:
         if self.display is not None:
             fields = {} if detail is None else {"detail": detail}
             self.display.update(self.task, completed=done, total=self.steps, **fields)
+            self._stamp(self.task)
             self._update_overall()
         elif self.logging and self.steps:
             self._log_step(detail)
@@ -356,6 +361,17 @@ class CommandProgress:
         if not self.quiet:
             self.console.print(text, highlight=False)
 
+    def print(self, text: str, console: Console) -> None:
+        """A result line for ``console`` (stdout, usually), printed above the live rows when both share a terminal.
+
+        rich writes a console's output straight to the terminal, past the live display's redirection, so a
+        result printed there directly would land inside the rows being redrawn.
+        """
+        if self.display is not None and console.is_terminal:
+            self.console.print(text, highlight=False)
+        else:
+            console.print(text, highlight=False)
+
     # -- arithmetic ------------------------------------------------------------------------------------
     def _elapsed(self) -> float:
         return time.perf_counter() - self.started
@@ -375,6 +391,12 @@ class CommandProgress:
     def _update_overall(self) -> None:
         if self.overall is not None:
             self.display.update(self.overall, completed=self.finished + self._item_fraction(), skipped=self.skipped)
+            self._stamp(self.overall)
+
+    def _stamp(self, task_id: TaskID) -> None:
+        """Remember the task's elapsed time at this update (``worked``), the base of its ETA."""
+        task = next(task for task in self.display.tasks if task.id == task_id)
+        self.display.update(task_id, worked=task.elapsed or 0.0)
 
     def _log_step(self, detail: str | None) -> None:
         fraction = (self.done - self.base) / max(self.steps - self.base, 1)

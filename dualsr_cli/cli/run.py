@@ -169,12 +169,11 @@ def run(
                 if quiet:
                     continue
                 if result.skipped:
-                    report.print(f"skipped {path}: {target_path} exists")
+                    progress.print(f"skipped {path}: {target_path} exists", report)
                 else:
                     (w, h), (ow, oh) = result.input_size, result.output_size
-                    report.print(
-                        f"{path} ({w}x{h}) -> {target_path} ({ow}x{oh}) in {result.seconds:.1f} s on {describe(target)}"
-                    )
+                    line = f"{path} ({w}x{h}) -> {target_path} ({ow}x{oh}) in {result.seconds:.1f} s"
+                    progress.print(f"{line} on {describe(target)}", report)
         if json_path is not None:
             write_json(json_path, summary)
 
@@ -255,9 +254,11 @@ def degrade(
                 summary["images"].append(result.__dict__)
                 if not quiet:
                     if result.skipped:
-                        report.print(f"skipped {path}: {target_path} exists")
+                        progress.print(f"skipped {path}: {target_path} exists", report)
                     else:
                         (w, h), (ow, oh) = result.input_size, result.output_size
-                        report.print(f"{path} ({w}x{h}) -> {target_path} ({ow}x{oh}) in {result.seconds:.1f} s")
+                        progress.print(
+                            f"{path} ({w}x{h}) -> {target_path} ({ow}x{oh}) in {result.seconds:.1f} s", report
+                        )
         if json_path is not None:
             write_json(json_path, summary)

@@ -190,7 +190,7 @@ def zero_shot(
                     if result.skipped:
                         progress.start_item(image.name)
                     progress.finish_item(skipped=result.skipped)
-                    _report(result, quiet, report)
+                    _report(result, quiet, lambda text: progress.print(text, report))
                     summary["images"].append(result.__dict__)
                     if to_file:
                         write_json(json_path, summary)
@@ -213,11 +213,11 @@ def _gather_in_input_order(entries: list[dict], images: list[Path], dist) -> lis
     return sorted(entries, key=lambda entry: position.get(entry["input"], len(position)))
 
 
-def _report(result, quiet: bool, console) -> None:
+def _report(result, quiet: bool, say) -> None:
     if quiet:
         return
     if result.skipped:
-        console.print(f"skipped {result.input}: {result.output} exists")
+        say(f"skipped {result.input}: {result.output} exists")
         return
     w, h = result.input_size
     line = (
@@ -225,15 +225,13 @@ def _report(result, quiet: bool, console) -> None:
         f"kernel -> {result.kernel_mat}; {result.iterations} iterations in {result.train_seconds / 60:.1f} min "
         f"({result.seconds_per_iteration:.3f} s/it) on {result.device}"
     )
-    console.print(line)
+    say(line)
     metrics = result.metrics
     if "psnr_y" in metrics:
-        console.print(
-            f"  Y-PSNR {metrics['psnr_y']:.2f} dB   SSIM {metrics['ssim_y']:.4f}   (MATLAB convention, border 2)"
-        )
+        say(f"  Y-PSNR {metrics['psnr_y']:.2f} dB   SSIM {metrics['ssim_y']:.4f}   (MATLAB convention, border 2)")
     if "kernel" in metrics:
         k = metrics["kernel"]
-        console.print(
+        say(
             f"  kernel error L2 {k['l2']:.4f}  MSE {k['mse']:.2e}   downsampler Y-PSNR "
             f"{metrics['downsampler_psnr_y']:.2f} dB   (estimated kernel sum {k['estimated_sum']:.3f})"
         )

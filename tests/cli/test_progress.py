@@ -8,7 +8,7 @@ import re
 import pytest
 from rich.console import Console
 
-from dualsr_cli.cli._progress import CommandProgress, Row, clock, eta_seconds, layout_rows, render_rows
+from dualsr_cli.cli._progress import CommandProgress, Row, clock, eta_seconds, layout_rows, render_rows, task_row
 
 LOSSES = "G 0.693 cyc 0.123 interp 0.045 D 0.693 Σk 1.00"
 ZERO_SHOT_ROW = Row("training chelsea_small.png", 0.4, "1200/3000 it", "0:08:01", "ETA 0:12:00", LOSSES)
@@ -142,3 +142,33 @@ def test_quiet_prints_nothing():
         progress.note("hello")
         progress.finish_item()
     assert console.export_text() == ""
+
+
+def test_result_lines_pass_above_the_live_rows_not_through_them():
+    live, terminal_stdout, piped_stdout = (
+        recording_console(80),
+        recording_console(80),
+        recording_console(80, terminal=False),
+    )
+    with CommandProgress(quiet=False, items=2, console=live) as progress:
+        progress.start_item("a.png", 4, action="upscaling", unit="tiles")
+        progress.print("a.png -> out/a_x4.png", terminal_stdout)  # same screen: via the live console
+        progress.print("a.png -> out/a_x4.png (piped)", piped_stdout)  # a file or pipe: written there
+    assert "a.png -> out/a_x4.png" in live.export_text() and terminal_stdout.export_text() == ""
+    assert piped_stdout.export_text() == "a.png -> out/a_x4.png (piped)\n"
+
+
+def test_eta_counts_down_between_updates_instead_of_climbing():
+    from rich.progress import Progress
+
+    now = [0.0]
+    progress = Progress(get_time=lambda: now[0], auto_refresh=False, console=recording_console(80))
+    task_id = progress.add_task("training a.png", total=100, base=0, unit="it")
+    now[0] = 10.0
+    progress.update(task_id, completed=10, worked=10.0)
+    (task,) = progress.tasks
+    assert task_row(task).eta == "ETA 0:01:30"
+    now[0] = 20.0  # ten seconds without a step: the estimate made at the last step counts down
+    assert task_row(task).eta == "ETA 0:01:20" and task_row(task).elapsed == "0:00:20"
+    now[0] = 500.0
+    assert task_row(task).eta == "ETA 0:00:00"
