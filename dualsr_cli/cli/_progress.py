@@ -372,6 +372,13 @@ class CommandProgress:
         else:
             console.print(text, highlight=False)
 
+    def summary(self) -> str | None:
+        """The closing line for several items (print it after the display has stopped), else None."""
+        if self.quiet or not self.items or self.items < 2:
+            return None
+        existed = f" ({self.skipped} already existed)" if self.skipped else ""
+        return f"{self.finished} of {self.items} {self.noun}s done in {clock(self._elapsed())}{existed}"
+
     # -- arithmetic ------------------------------------------------------------------------------------
     def _elapsed(self) -> float:
         return time.perf_counter() - self.started

@@ -174,6 +174,8 @@ def run(
                     (w, h), (ow, oh) = result.input_size, result.output_size
                     line = f"{path} ({w}x{h}) -> {target_path} ({ow}x{oh}) in {result.seconds:.1f} s"
                     progress.print(f"{line} on {describe(target)}", report)
+        if closing := progress.summary():
+            report.print(closing)
         if json_path is not None:
             write_json(json_path, summary)
 
@@ -260,5 +262,7 @@ def degrade(
                         progress.print(
                             f"{path} ({w}x{h}) -> {target_path} ({ow}x{oh}) in {result.seconds:.1f} s", report
                         )
+        if closing := progress.summary():
+            report.print(closing)
         if json_path is not None:
             write_json(json_path, summary)

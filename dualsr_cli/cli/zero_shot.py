@@ -194,6 +194,8 @@ def zero_shot(
                     summary["images"].append(result.__dict__)
                     if to_file:
                         write_json(json_path, summary)
+            if not dist.distributed and (closing := progress.summary()):
+                report.print(closing)
             summary["images"] = _gather_in_input_order(summary["images"], listing.images, dist)
             if json_path is not None and dist.is_main and not to_file:
                 write_json(json_path, summary)

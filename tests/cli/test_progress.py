@@ -104,6 +104,7 @@ def test_logs_print_a_line_per_item_with_elapsed_and_overall_eta():
     assert lines[0].startswith("[1/3] upscaling a.png: done in 0:00:0")
     assert "all images 1/3, elapsed 0:00:0" in lines[0] and "ETA " in lines[0]
     assert lines[1].startswith("[2/3] upscaling b.png: done in") and "all images 2/3" in lines[1]
+    assert progress.summary() == "3 of 3 images done in 0:00:00 (1 already existed)"
 
 
 def test_logs_print_every_ten_percent_of_a_long_item():
