@@ -151,6 +151,16 @@ InputOption = Annotated[
         show_default=False,
     ),
 ]
+OutOption = Annotated[
+    Path,
+    typer.Option(
+        "--out",
+        "-o",
+        "--output",
+        help="Output folder, or the output file when there is one input.",
+        rich_help_panel="Output",
+    ),
+]
 DeviceOption = Annotated[
     str,
     typer.Option(

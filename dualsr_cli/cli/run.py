@@ -17,6 +17,7 @@ from ._common import (
     InputOption,
     InputsArgument,
     JsonOption,
+    OutOption,
     OutscaleOption,
     QuietOption,
     SkipExistingOption,
@@ -71,12 +72,6 @@ RunSuffixOption = suffix_option("x<scale>")
 RunExtOption = ext_option(Ext.auto)
 DegradeSuffixOption = suffix_option("lr")
 DegradeExtOption = ext_option(Ext.png)
-OutOption = Annotated[
-    Path,
-    typer.Option(
-        "--out", "-o", "--output", help="Output folder, or a file name for one input.", rich_help_panel="Output"
-    ),
-]
 
 
 def _extensions(images: dict, out: Path, ext: Ext) -> list[str]:

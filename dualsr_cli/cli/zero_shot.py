@@ -14,6 +14,7 @@ from ._common import (
     Ext,
     InputOption,
     InputsArgument,
+    OutOption,
     QuietOption,
     SkipExistingOption,
     TileOption,
@@ -64,16 +65,7 @@ ZeroShotJsonOption = json_option("per image: outputs, sizes, timings, final loss
 def zero_shot(
     inputs: InputsArgument = None,
     input_flag: InputOption = None,
-    out: Annotated[
-        Path,
-        typer.Option(
-            "--out",
-            "-o",
-            "--output",
-            help="Output folder, or an output file name when there is one input.",
-            rich_help_panel="Output",
-        ),
-    ] = Path("results"),
+    out: OutOption = Path("results"),
     suffix: SuffixOption = None,
     ext: ZeroShotExtOption = None,
     scale: Annotated[int, typer.Option("--scale", help="The network's upscaling factor (only 2 for now).")] = 2,
