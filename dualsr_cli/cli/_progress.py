@@ -327,11 +327,10 @@ class CommandProgress:
             self._log_step(detail)
 
     def detail(self, text: str, *, action: str | None = None) -> None:
-        """Show ``text`` beside the bar; a new ``action`` (e.g. upscaling after training) renames the row."""
-        if action is not None:
-            self.action = action
+        """Show ``text`` beside the bar; a new ``action`` (upscaling after training) renames the live row."""
         if self.display is not None:
-            self.display.update(self.task, detail=text, description=self._description())
+            description = self._description() if action is None else f"{action} {self.name}"
+            self.display.update(self.task, detail=text, description=description)
 
     def finish_item(self, *, skipped: bool = False, result: str = "") -> None:
         """The current item is done (``skipped`` when nothing had to be computed); ``result`` goes in the log."""
