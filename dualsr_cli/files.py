@@ -90,3 +90,17 @@ def plan_outputs(images: list[Path], out: Path, suffix: str, ext: str | list[str
 def shard(items: list, rank: int, world_size: int) -> list:
     """Items of one rank: r, r + N, r + 2N, ... (rank 0 of 1 gets everything)."""
     return items[rank::world_size]
+
+
+def output_extension(image: Path, ext: str, *, has_alpha: bool, explicit: bool) -> str:
+    """The output extension for ``image`` under ``--ext`` (``auto`` = the input's own).
+
+    JPEG cannot hold alpha: where ``auto`` would pick it the output is PNG; an ``explicit`` jpg for an
+    image with alpha is refused.
+    """
+    chosen = image.suffix.lower() if ext == "auto" else f".{ext}"
+    if has_alpha and chosen in (".jpg", ".jpeg"):
+        if explicit:
+            raise ImageWriteError(f"'{image}' has an alpha channel, which JPEG cannot store; use --ext png")
+        chosen = ".png"
+    return chosen

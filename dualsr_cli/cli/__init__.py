@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from .._version import __version__
+from ._common import SrxCommand, SrxGroup
 from .adapt import HELP as ADAPT_HELP
 from .adapt import adapt
 from .bench import HELP as BENCH_HELP
@@ -22,7 +23,8 @@ app = typer.Typer(
     help="Real-world image super-resolution: zero-shot DualSR, pretrained DADA/CDC/DASR/DDNSR/FDA, "
     "cross-camera adaptation recipes, benchmarks.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    cls=SrxGroup,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -51,12 +53,12 @@ def root(
     """
 
 
-app.command("zero-shot", help=ZERO_SHOT_HELP, no_args_is_help=True)(zero_shot)
-app.command("run", help=RUN_HELP, no_args_is_help=True)(run)
-app.command("degrade", help=DEGRADE_HELP, no_args_is_help=True)(degrade)
-app.command("bench", help=BENCH_HELP, no_args_is_help=True)(bench)
-app.command("report", help=REPORT_HELP, no_args_is_help=True)(report)
-app.command("adapt", help=ADAPT_HELP, no_args_is_help=True)(adapt)
+app.command("zero-shot", cls=SrxCommand, help=ZERO_SHOT_HELP, no_args_is_help=True)(zero_shot)
+app.command("run", cls=SrxCommand, help=RUN_HELP, no_args_is_help=True)(run)
+app.command("degrade", cls=SrxCommand, help=DEGRADE_HELP, no_args_is_help=True)(degrade)
+app.command("bench", cls=SrxCommand, help=BENCH_HELP, no_args_is_help=True)(bench)
+app.command("report", cls=SrxCommand, help=REPORT_HELP, no_args_is_help=True)(report)
+app.command("adapt", cls=SrxCommand, help=ADAPT_HELP, no_args_is_help=True)(adapt)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ._common import DeviceOption, QuietOption, stderr, stdout, user_errors
-from ._progress import LiveBar
+from ._common import DeviceOption, QuietOption, stdout, user_errors
+from ._progress import CommandProgress
 
 HELP = "\n\n".join(
     [
@@ -144,10 +144,17 @@ def adapt(
             config = AdaptConfig.smoke(**settings)
         else:
             config = AdaptConfig(preset=preset, **{k: v for k, v in settings.items() if v is not None})
-        progress = _StageProgress(enabled=not quiet)
+        progress = CommandProgress(quiet=quiet, noun="stage")
+        hooks = JobHooks(
+            on_stage=lambda name, total, start: progress.start_item(
+                name, total, action="stage", unit="it", start=start
+            ),
+            on_step=lambda done, losses: progress.step(done, detail=_losses(losses)),
+            on_eval=lambda done, metrics: progress.note(_validation(done, metrics)),
+            note=progress.note,
+        )
         with progress:
-            result = run_adapt(config, JobHooks(on_stage=progress.on_stage, on_step=progress.on_step,
-                                                on_eval=progress.on_eval, note=progress.note))  # fmt: skip
+            result = run_adapt(config, hooks)
         if not quiet and result.test:
             for name, metrics in result.test.items():
                 lpips = f", LPIPS {metrics['lpips']:.4f}" if "lpips" in metrics else ""
@@ -156,23 +163,10 @@ def adapt(
             stdout.print(f"run directory: {result.run_dir}; best checkpoints: {', '.join(result.exports.values())}")
 
 
-class _StageProgress(LiveBar):
-    task = None
+def _losses(losses: dict[str, float]) -> str:
+    return " ".join(f"{name} {value:.3f}" for name, value in list(losses.items())[:3])
 
-    def note(self, text: str) -> None:
-        if self.enabled:
-            stderr.print(text)
 
-    def on_stage(self, name: str, total: int, start: int) -> None:
-        if self.bar is not None:
-            self.task = self.add(name, total, start)
-        elif self.enabled:
-            stderr.print(f"stage {name}: iterations {start}..{total}")
-
-    def on_step(self, done: int, losses: dict[str, float]) -> None:
-        self.update(self.task, completed=done, detail=", ".join(f"{k} {v:.3f}" for k, v in list(losses.items())[:3]))
-
-    def on_eval(self, done: int, metrics: dict[str, float]) -> None:
-        if self.enabled:
-            stderr.print(f"  validation at {done}: PSNR {metrics.get('psnr', float('nan')):.2f} dB, "
-                         f"SSIM {metrics.get('ssim', float('nan')):.4f}")  # fmt: skip
+def _validation(done: int, metrics: dict[str, float]) -> str:
+    psnr, ssim = metrics.get("psnr", float("nan")), metrics.get("ssim", float("nan"))
+    return f"  validation at {done}: PSNR {psnr:.2f} dB, SSIM {ssim:.4f}"

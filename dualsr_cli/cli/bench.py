@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from ._common import DeviceOption, QuietOption, TileOption, stdout, user_errors, warn, write_json
-from ._progress import LiveBar
+from ._common import DeviceOption, QuietOption, TileOption, json_option, report_console, user_errors, warn, write_json
+from ._progress import CommandProgress, format_losses
 
 HELP = "\n\n".join(
     [
@@ -36,6 +36,9 @@ def _fmt(value: float | None, digits: int) -> str:
     return f"{value:.{digits}f}"
 
 
+BenchJsonOption = json_option("per-method means, skipped pairs and every per-image record")
+
+
 def bench(
     root: Annotated[Path, typer.Argument(help="Dataset folder.", show_default=False)],
     method: Annotated[
@@ -57,7 +60,6 @@ def bench(
         int | None,
         typer.Option(
             "--scale",
-            "-s",
             help="Scale to evaluate (default: x2 if present).",
             rich_help_panel="Dataset",
             show_default=False,
@@ -129,10 +131,11 @@ def bench(
     device: DeviceOption = "auto",
     tile: TileOption = None,
     quiet: QuietOption = False,
+    json_path: BenchJsonOption = None,
 ) -> None:
     with user_errors():
         from ..bench.datasets import detect
-        from ..bench.methods import MethodContext, build_method, with_baseline
+        from ..bench.methods import DualSRMethod, MethodContext, build_method, with_baseline
         from ..bench.runner import BenchHooks, report_to_json, run_benchmark
         from ..errors import ConfigError
         from ..metrics.protocols import PROTOCOLS
@@ -154,12 +157,19 @@ def bench(
             report_config = ReportConfig(crop=parse_crop(report_crop) if report_crop is not None else None)
         dist = init_from_env()
         talk = dist.is_main and not quiet
+        console = report_console(json_path)
         try:
             dataset = detect(root, scale=scale, layout=layout, camera=camera, split=split)
             if talk:
-                stdout.print(f"detected {dataset.describe()}")
-            progress_bar = _Progress(enabled=talk)
-            context = MethodContext(scale=dataset.scale, device=device, tile=tile, on_step=progress_bar.on_step)
+                console.print(f"detected {dataset.describe()}")
+            progress = CommandProgress(quiet=not talk, noun="run")
+            iterations: dict[str, int] = {}
+            context = MethodContext(
+                scale=dataset.scale,
+                device=device,
+                tile=tile,
+                on_step=lambda iteration, losses: progress.step(iteration, detail=format_losses(losses)),
+            )
             specs = method or ["bicubic"]
             if report_config is not None:
                 specs = with_baseline(specs)
@@ -167,6 +177,7 @@ def bench(
             keys = [m.key for m in methods]
             if len(set(keys)) != len(keys):
                 raise ConfigError(f"a method is listed twice: {', '.join(keys)}")
+            iterations.update({m.key: m.config.iters for m in methods if isinstance(m, DualSRMethod)})
             lpips = None
             if not no_lpips:
                 from ..metrics.lpips import load_lpips
@@ -180,29 +191,50 @@ def bench(
 
                 out.mkdir(parents=True, exist_ok=True)
                 save_settings(out, report_config)
-            with progress_bar:
+            with progress:
+                hooks = BenchHooks(
+                    on_start=progress.set_items,
+                    on_run=lambda item, key: progress.start_item(f"{item} · {key}", iterations.get(key), unit="it"),
+                    on_done=lambda record: progress.finish_item(result=_scores(record)),
+                    warn=warn,
+                )
                 results = run_benchmark(
-                    dataset, methods, protocol=protocol, out_dir=out, save_images=save_images or keep,
-                    save_references=keep, limit=limit, strict=strict, lpips=lpips, dist=dist,
-                    hooks=BenchHooks(on_start=progress_bar.on_start, on_run=progress_bar.on_run,
-                                     on_done=progress_bar.on_done, warn=warn),
-                )  # fmt: skip
+                    dataset,
+                    methods,
+                    protocol=protocol,
+                    out_dir=out,
+                    save_images=save_images or keep,
+                    save_references=keep,
+                    limit=limit,
+                    strict=strict,
+                    lpips=lpips,
+                    dist=dist,
+                    hooks=hooks,
+                )
             if dist.is_main:
+                summary = report_to_json(results)
                 if out is not None:
-                    write_json(out / "summary.json", report_to_json(results))
+                    write_json(out / "summary.json", summary)
+                if json_path is not None:
+                    write_json(json_path, summary)
                 if not quiet:
-                    _print_table(results, out)
+                    _print_table(results, out, console)
                 if report_config is not None:
                     from ..report import build_report
 
                     page = build_report(out, report_config)
                     if not quiet:
-                        stdout.print(f"report: {page.path}")
+                        console.print(f"report: {page.path}")
         finally:
             shutdown(dist)
 
 
-def _print_table(report, out: Path | None) -> None:
+def _scores(record) -> str:
+    lpips = f", LPIPS {record.lpips:.4f}" if record.lpips is not None else ""
+    return f"PSNR {_fmt(record.psnr, 2)} dB, SSIM {_fmt(record.ssim, 4)}{lpips}"
+
+
+def _print_table(report, out: Path | None, console) -> None:
     from rich.table import Table
 
     summary = report.summary()
@@ -214,32 +246,19 @@ def _print_table(report, out: Path | None) -> None:
     for name in columns:
         table.add_column(name, justify="left" if name == "method" else "right")
     for key, means in summary["methods"].items():
-        row = [key, str(means["images"]), _fmt(means["psnr"], 2), _fmt(means["ssim"], 4), _fmt(means["lpips"], 4),
-               _fmt(means["seconds"], 2)]  # fmt: skip
+        row = [
+            key,
+            str(means["images"]),
+            _fmt(means["psnr"], 2),
+            _fmt(means["ssim"], 4),
+            _fmt(means["lpips"], 4),
+            _fmt(means["seconds"], 2),
+        ]
         if has_kernels:
             row.append(_fmt(means["kernel_error"], 4))
         table.add_row(*row)
-    stdout.print(table)
+    console.print(table)
     if report.skipped:
-        stdout.print(f"{len(report.skipped)} pair(s) skipped (see warnings)")
+        console.print(f"{len(report.skipped)} pair(s) skipped (see warnings)")
     if out is not None:
-        stdout.print(f"per-image results: {out / 'results.csv'}; summary: {out / 'summary.json'}")
-
-
-class _Progress(LiveBar):
-    """A bar over (image, method) runs with ETA."""
-
-    task = None
-
-    def on_start(self, total: int) -> None:
-        self.task = self.add("bench", total)
-
-    def on_run(self, item: str, method: str) -> None:
-        self.update(self.task, description=f"{item} · {method}", detail="")
-
-    def on_step(self, iteration: int, losses: object) -> None:
-        if iteration % 10 == 0:
-            self.update(self.task, detail=f"training it {iteration}")
-
-    def on_done(self, record) -> None:
-        self.update(self.task, advance=1, detail=f"{record.psnr:.2f} dB")
+        console.print(f"per-image results: {out / 'results.csv'}; summary: {out / 'summary.json'}")

@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ._common import DeviceOption, QuietOption, SkipExistingOption, TileOption, stdout, user_errors, warn
-from ._progress import LiveBar
+from .._version import __version__
+from ._common import (
+    DeviceOption,
+    Ext,
+    HalfOption,
+    InputOption,
+    InputsArgument,
+    JsonOption,
+    OutOption,
+    OutscaleOption,
+    QuietOption,
+    SkipExistingOption,
+    TileOption,
+    TilePadOption,
+    ext_option,
+    gather_inputs,
+    given,
+    report_console,
+    suffix_option,
+    user_errors,
+    warn,
+    write_json,
+)
+from ._progress import CommandProgress
 
 RUN_HELP = "\n\n".join(
     [
@@ -45,21 +68,30 @@ class Arch(StrEnum):
     fda = "fda"
 
 
-class Ext(StrEnum):
-    auto = "auto"
-    png = "png"
-    jpg = "jpg"
-    tif = "tif"
-    webp = "webp"
+RunSuffixOption = suffix_option("x<scale>")
+RunExtOption = ext_option(Ext.auto)
+DegradeSuffixOption = suffix_option("lr")
+DegradeExtOption = ext_option(Ext.png)
+
+
+def _extensions(images: dict, out: Path, ext: Ext) -> list[str]:
+    from ..files import is_file_target, output_extension
+
+    explicit = ext is not Ext.auto and not is_file_target(out)
+    return [
+        output_extension(path, ext.value, has_alpha=image.alpha is not None, explicit=explicit)
+        for path, image in images.items()
+    ]
 
 
 def run(
     arch: Annotated[Arch, typer.Argument(help="dada, cdc, dasr, ddnsr or fda.", show_default=False)],
-    inputs: Annotated[list[Path], typer.Argument(help="Images and/or folders of images.", show_default=False)],
     weights: Annotated[
         Path,
         typer.Option("--weights", "-w", help="Checkpoint to run (.pth/.pt/.tar/.safetensors).", show_default=False),
     ],
+    inputs: InputsArgument = None,
+    input_flag: InputOption = None,
     maps_weights: Annotated[
         Path | None,
         typer.Option(
@@ -68,59 +100,23 @@ def run(
             show_default=False,
         ),
     ] = None,
-    out: Annotated[
-        Path, typer.Option("--out", "-o", help="Output folder, or a file name for one input.", rich_help_panel="Output")
-    ] = Path("results"),
-    outscale: Annotated[
-        float | None,
-        typer.Option(
-            "--outscale",
-            "-s",
-            help="Final upscaling factor (the network's output is resized "
-            "bicubically). Default: the network's own scale.",
-            rich_help_panel="Output",
-            show_default=False,
-        ),
-    ] = None,
-    suffix: Annotated[
-        str | None,
-        typer.Option(
-            "--suffix",
-            help="Output name suffix: <stem>_<suffix>.<ext>; '' for none. Default: x<scale>.",
-            rich_help_panel="Output",
-            show_default=False,
-        ),
-    ] = None,
-    ext: Annotated[
-        Ext,
-        typer.Option(
-            "--ext",
-            help="Output format; auto keeps the input's (PNG when the input has alpha and would be JPEG).",
-            rich_help_panel="Output",
-        ),
-    ] = Ext.auto,
+    out: OutOption = Path("results"),
+    outscale: OutscaleOption = None,
+    suffix: RunSuffixOption = None,
+    ext: RunExtOption = None,
     tile: TileOption = None,
-    tile_pad: Annotated[
-        int | None,
-        typer.Option(
-            "--tile-pad",
-            help="Context pixels around each tile (blended). Default: the architecture's safe value.",
-            rich_help_panel="Runtime",
-            show_default=False,
-        ),
-    ] = None,
-    half: Annotated[
-        bool, typer.Option("--half", help="fp16 inference (CUDA only).", rich_help_panel="Runtime")
-    ] = False,
+    tile_pad: TilePadOption = None,
+    half: HalfOption = None,
     device: DeviceOption = "auto",
     skip_existing: SkipExistingOption = False,
     quiet: QuietOption = False,
+    json_path: JsonOption = None,
 ) -> None:
     with user_errors():
         from ..archs import load_model
         from ..engine.infer import RunOptions, check_run_input, prepare, upscale_file
         from ..errors import ConfigError
-        from ..files import is_file_target, list_inputs, plan_outputs
+        from ..files import list_inputs, plan_outputs
         from ..image_io import read_image
         from ..runtime.device import describe, resolve_device
 
@@ -128,85 +124,140 @@ def run(
             raise ConfigError("--maps-weights is only used by srx run dada")
         if outscale is not None and not 0 < outscale <= 16:
             raise ConfigError(f"--outscale must be in (0, 16], got {outscale}")
+        options = RunOptions(**given(tile=tile, tile_pad=tile_pad, half=half, outscale=outscale))
         target = resolve_device(device)
-        listing = list_inputs(inputs)
+        listing = list_inputs(gather_inputs(inputs, input_flag))
         for message in listing.skipped:
             warn(message)
         images = {path: read_image(path) for path in listing.images}  # fail before loading any model
         for path, image in images.items():
             check_run_input(image, path)
-        model = prepare(load_model(arch.value, weights, maps_path=maps_weights), target, half=half)
-        scale = outscale or model.scale
-        label = suffix if suffix is not None else f"x{scale:g}"
-        extensions = []
-        for path, image in images.items():
-            chosen = path.suffix.lower() if ext is Ext.auto else f".{ext.value}"
-            if image.alpha is not None and chosen in (".jpg", ".jpeg"):
-                if ext is not Ext.auto and not is_file_target(out):
-                    raise ConfigError(f"'{path}' has an alpha channel, which JPEG cannot store; use --ext png")
-                chosen = ".png"
-            extensions.append(chosen)
+        model = prepare(load_model(arch.value, weights, maps_path=maps_weights), target, half=options.half)
+        label = suffix if suffix is not None else f"x{options.outscale or model.scale:g}"
+        extensions = _extensions(images, out, ext or Ext.auto)
         outputs = plan_outputs(listing.images, out, f"_{label}" if label else "", extensions)
-        options = RunOptions(tile=tile, tile_pad=tile_pad, half=half, outscale=outscale)
-        with LiveBar(enabled=not quiet) as bar:
+        report = report_console(json_path)
+        summary = {
+            "srx_version": __version__,
+            "command": "run",
+            "arch": arch.value,
+            "weights": str(weights),
+            "device": str(target),
+            "scale": model.scale,
+            "options": asdict(options),
+            "images": [],
+        }
+        with CommandProgress(quiet=quiet, items=len(outputs)) as progress:
             for path, target_path in zip(listing.images, outputs, strict=True):
-                task = bar.add(path.name, None)
-                result = upscale_file(model, path, target_path, options, target, skip_existing=skip_existing,
-                                      on_tile=lambda done, total, task=task: bar.update(task, completed=done,
-                                                                                        total=total))  # fmt: skip
-                if not quiet:
-                    if result.skipped:
-                        stdout.print(f"skipped {path}: {target_path} exists")
-                    else:
-                        (w, h), (ow, oh) = result.input_size, result.output_size
-                        stdout.print(f"{path} ({w}x{h}) -> {target_path} ({ow}x{oh}) in {result.seconds:.1f} s "
-                                     f"on {describe(target)}")  # fmt: skip
+                progress.start_item(path.name, action="upscaling", unit="tiles")
+                result = upscale_file(
+                    model,
+                    path,
+                    target_path,
+                    options,
+                    target,
+                    skip_existing=skip_existing,
+                    on_tile=lambda done, total: progress.step(done, total),
+                )
+                progress.finish_item(skipped=result.skipped)
+                summary["images"].append(result.__dict__)
+                if quiet:
+                    continue
+                if result.skipped:
+                    progress.print(f"skipped {path}: {target_path} exists", report)
+                else:
+                    (w, h), (ow, oh) = result.input_size, result.output_size
+                    line = f"{path} ({w}x{h}) -> {target_path} ({ow}x{oh}) in {result.seconds:.1f} s"
+                    progress.print(f"{line} on {describe(target)}", report)
+        if closing := progress.summary():
+            report.print(closing)
+        if json_path is not None:
+            write_json(json_path, summary)
 
 
 def degrade(
-    inputs: Annotated[list[Path], typer.Argument(help="HR images and/or folders.", show_default=False)],
     weights: Annotated[
         Path, typer.Option("--weights", "-w", help="DASR DSN (.tar/.pth) or srx DDNSR checkpoint.", show_default=False)
     ],
+    inputs: InputsArgument = None,
+    input_flag: InputOption = None,
     reference: Annotated[
         Path | None,
         typer.Option("--reference", help="DDNSR only: a real LR photo of the target camera.", show_default=False),
     ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder, or a file name for one input.")] = Path(
-        "results"
-    ),
-    suffix: Annotated[str, typer.Option("--suffix", help="Output name suffix.")] = "lr",
+    out: OutOption = Path("results"),
+    suffix: DegradeSuffixOption = None,
+    ext: DegradeExtOption = None,
+    tile: TileOption = None,
+    tile_pad: TilePadOption = None,
     device: DeviceOption = "auto",
     skip_existing: SkipExistingOption = False,
     quiet: QuietOption = False,
+    json_path: JsonOption = None,
 ) -> None:
     with user_errors():
         from ..archs import load_degrader
-        from ..engine.degrade import degrade_file
+        from ..engine.degrade import DEFAULT_SUFFIX, DegradeOptions, degrade_file
         from ..errors import ConfigError
         from ..files import list_inputs, plan_outputs
         from ..image_io import read_image
         from ..runtime.device import resolve_device
 
+        options = DegradeOptions(**given(tile=tile, tile_pad=tile_pad))
         target = resolve_device(device)
-        listing = list_inputs(inputs)
+        listing = list_inputs(gather_inputs(inputs, input_flag))
         for message in listing.skipped:
             warn(message)
-        for path in listing.images:
-            read_image(path)
+        images = {path: read_image(path) for path in listing.images}
         kind, net = load_degrader(weights)
         reference_image = None
         if kind == "ddnsr":
             if reference is None:
                 raise ConfigError("a DDNSR degradation network needs --reference: a real LR photo of the target camera")
+            if options.tile:
+                raise ConfigError("a DDNSR degradation network runs whole images: drop --tile")
             reference_image = read_image(reference)
         elif reference is not None:
             raise ConfigError("--reference is only used with DDNSR checkpoints; a DSN takes the HR image alone")
         net = net.to(target).eval()
-        outputs = plan_outputs(listing.images, out, f"_{suffix}" if suffix else "", ".png")
-        for path, target_path in zip(listing.images, outputs, strict=True):
-            result = degrade_file(net, path, target_path, target, reference=reference_image,
-                                  skip_existing=skip_existing)  # fmt: skip
-            if not quiet:
-                stdout.print(f"{path} -> {target_path}" + (" (skipped: exists)" if result is None else
-                                                            f" ({result[0]}x{result[1]})"))  # fmt: skip
+        label = DEFAULT_SUFFIX if suffix is None else suffix
+        outputs = plan_outputs(
+            listing.images, out, f"_{label}" if label else "", _extensions(images, out, ext or Ext.png)
+        )
+        report = report_console(json_path)
+        summary = {
+            "srx_version": __version__,
+            "command": "degrade",
+            "kind": kind,
+            "weights": str(weights),
+            "device": str(target),
+            "options": asdict(options),
+            "images": [],
+        }
+        with CommandProgress(quiet=quiet, items=len(outputs)) as progress:
+            for path, target_path in zip(listing.images, outputs, strict=True):
+                progress.start_item(path.name, action="degrading", unit="tiles")
+                result = degrade_file(
+                    net,
+                    path,
+                    target_path,
+                    target,
+                    options,
+                    reference=reference_image,
+                    skip_existing=skip_existing,
+                    on_tile=lambda done, total: progress.step(done, total),
+                )
+                progress.finish_item(skipped=result.skipped)
+                summary["images"].append(result.__dict__)
+                if not quiet:
+                    if result.skipped:
+                        progress.print(f"skipped {path}: {target_path} exists", report)
+                    else:
+                        (w, h), (ow, oh) = result.input_size, result.output_size
+                        progress.print(
+                            f"{path} ({w}x{h}) -> {target_path} ({ow}x{oh}) in {result.seconds:.1f} s", report
+                        )
+        if closing := progress.summary():
+            report.print(closing)
+        if json_path is not None:
+            write_json(json_path, summary)

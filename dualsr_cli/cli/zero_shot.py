@@ -11,11 +11,19 @@ from .._version import __version__
 from ..errors import ImageReadError
 from ._common import (
     DeviceOption,
-    JsonOption,
+    Ext,
+    InputOption,
+    InputsArgument,
+    OutOption,
     QuietOption,
     SkipExistingOption,
     TileOption,
-    stdout,
+    ext_option,
+    gather_inputs,
+    json_option,
+    json_to_stdout,
+    report_console,
+    suffix_option,
     user_errors,
     warn,
     write_json,
@@ -28,7 +36,7 @@ HELP = "\n\n".join(
         "on crops of that image alone (no pretrained weights), then upscales it and exports the estimated blur "
         "kernel. Defaults reproduce the official code, including its quirks (see --corrected). A 3000-iteration "
         "run takes about 20 minutes per image on 2 CPU cores; --iters trades quality for time.",
-        "Writes OUT/<stem>_x2.png (same bit depth, alpha and grayscale as the input) and "
+        "Writes OUT/<stem>_x2.png (same bit depth, alpha and grayscale as the input; see --suffix, --ext) and "
         "OUT/<stem>_kernel_x2.mat (variable 'Kernel': the raw 13x13 correlation kernel, as DualSR saves it).",
     ]
 )
@@ -49,21 +57,18 @@ def _match_companion(image: Path, source: Path | None, suffixes: tuple[str, ...]
     raise ImageReadError(f"no {what} for '{image.name}' in '{source}' (looked for {image.name} or {image.stem}.*)")
 
 
+SuffixOption = suffix_option("x<scale>")
+ZeroShotExtOption = ext_option(Ext.png)
+ZeroShotJsonOption = json_option("per image: outputs, sizes, timings, final losses, metrics; the config")
+
+
 def zero_shot(
-    inputs: Annotated[
-        list[Path],
-        typer.Argument(help="Image files and/or folders of images (sorted, not recursive).", show_default=False),
-    ],
-    out: Annotated[
-        Path,
-        typer.Option(
-            "--out",
-            "-o",
-            help="Output folder, or an output file name when there is one input.",
-            rich_help_panel="Output",
-        ),
-    ] = Path("results"),
-    scale: Annotated[int, typer.Option("--scale", "-s", help="Upscaling factor (only 2 for now).")] = 2,
+    inputs: InputsArgument = None,
+    input_flag: InputOption = None,
+    out: OutOption = Path("results"),
+    suffix: SuffixOption = None,
+    ext: ZeroShotExtOption = None,
+    scale: Annotated[int, typer.Option("--scale", help="The network's upscaling factor (only 2 for now).")] = 2,
     iters: Annotated[
         int,
         typer.Option("--iters", help="Training iterations per image (paper: 3000).", rich_help_panel="Training"),
@@ -128,14 +133,15 @@ def zero_shot(
     device: DeviceOption = "auto",
     tile: TileOption = None,
     quiet: QuietOption = False,
-    json_path: JsonOption = None,
+    json_path: ZeroShotJsonOption = None,
 ) -> None:
     with user_errors():
         from ..engine.zero_shot.config import OfficialQuirks, ZeroShotConfig
         from ..engine.zero_shot.pipeline import Hooks, validate_input, zero_shot_image
-        from ..files import list_inputs, plan_outputs, shard
+        from ..files import list_inputs, output_extension, plan_outputs, shard
+        from ..image_io import check_output_format
         from ..runtime.dist import init_from_env, shutdown
-        from ._progress import TrainingProgress
+        from ._progress import CommandProgress, format_losses
 
         config = ZeroShotConfig(
             scale=scale,
@@ -147,37 +153,52 @@ def zero_shot(
             device=device,
             tile=tile,
         )
-        listing = list_inputs(inputs)
+        listing = list_inputs(gather_inputs(inputs, input_flag))
         for message in listing.skipped:
             warn(message)
-        outputs = plan_outputs(listing.images, out, suffix=f"_x{scale}")
+        label = f"x{scale}" if suffix is None else suffix
+        # A JPEG input has no alpha, so only an explicit --ext jpg can meet one: refused below, before training.
+        extensions = [
+            output_extension(image, (ext or Ext.png).value, has_alpha=False, explicit=False) for image in listing.images
+        ]
+        outputs = plan_outputs(listing.images, out, f"_{label}" if label else "", extensions)
         gts = [
             _match_companion(image, gt, (".png", ".jpg", ".tif", ".webp"), "ground truth") for image in listing.images
         ]
         kernels = [_match_companion(image, gt_kernel, (".mat",), "ground-truth kernel") for image in listing.images]
         for image, target in zip(listing.images, outputs, strict=True):  # fail before any training starts
             if not (skip_existing and target.exists()):
-                validate_input(image)
+                check_output_format(target, has_alpha=validate_input(image).alpha is not None)
 
         # Under torchrun every rank takes images r, r+N, ... and rank 0 writes the merged summary.
         dist = init_from_env()
         jobs = shard(list(zip(listing.images, outputs, gts, kernels, strict=True)), dist.rank, dist.world_size)
         summary = {"srx_version": __version__, "command": "zero-shot", "config": config.to_dict(), "images": []}
-        to_file = json_path is not None and str(json_path) != "-" and not dist.distributed
+        to_file = json_path is not None and not json_to_stdout(json_path) and not dist.distributed
+        report = report_console(json_path)
         try:
-            with TrainingProgress(quiet=quiet or not dist.is_main, total_images=len(jobs)) as progress:
-                hooks = Hooks(on_start=progress.on_start, on_step=progress.on_step,
-                              on_inference=progress.on_inference, warn=warn)  # fmt: skip
+            with CommandProgress(quiet=quiet or not dist.is_main, items=len(jobs)) as progress:
+                hooks = Hooks(
+                    on_start=lambda name, total: progress.start_item(name, total, action="training", unit="it"),
+                    on_step=lambda iteration, losses: progress.step(iteration, detail=format_losses(losses)),
+                    on_inference=lambda done, total: progress.detail(f"tile {done}/{total}", action="upscaling"),
+                    warn=warn,
+                )
                 for image, target, gt_file, kernel_file in jobs:
                     result = zero_shot_image(
                         image, target, config, gt_path=gt_file, gt_kernel_path=kernel_file,
                         kernel_png=save_kernel, comparison_png=save_comparison, skip_existing=skip_existing,
                         hooks=hooks,
                     )  # fmt: skip
-                    _report(result, quiet)
+                    if result.skipped:
+                        progress.start_item(image.name)
+                    progress.finish_item(skipped=result.skipped)
+                    _report(result, quiet, lambda text: progress.print(text, report))
                     summary["images"].append(result.__dict__)
                     if to_file:
                         write_json(json_path, summary)
+            if not dist.distributed and (closing := progress.summary()):
+                report.print(closing)
             summary["images"] = _gather_in_input_order(summary["images"], listing.images, dist)
             if json_path is not None and dist.is_main and not to_file:
                 write_json(json_path, summary)
@@ -197,11 +218,11 @@ def _gather_in_input_order(entries: list[dict], images: list[Path], dist) -> lis
     return sorted(entries, key=lambda entry: position.get(entry["input"], len(position)))
 
 
-def _report(result, quiet: bool) -> None:
+def _report(result, quiet: bool, say) -> None:
     if quiet:
         return
     if result.skipped:
-        stdout.print(f"skipped {result.input}: {result.output} exists")
+        say(f"skipped {result.input}: {result.output} exists")
         return
     w, h = result.input_size
     line = (
@@ -209,18 +230,16 @@ def _report(result, quiet: bool) -> None:
         f"kernel -> {result.kernel_mat}; {result.iterations} iterations in {result.train_seconds / 60:.1f} min "
         f"({result.seconds_per_iteration:.3f} s/it) on {result.device}"
     )
-    stdout.print(line)
+    say(line)
     pictures = [path for path in (result.kernel_png, result.comparison_png) if path]
     if pictures:
-        stdout.print(f"  figures: {', '.join(pictures)}")
+        say(f"  figures: {', '.join(pictures)}")
     metrics = result.metrics
     if "psnr_y" in metrics:
-        stdout.print(
-            f"  Y-PSNR {metrics['psnr_y']:.2f} dB   SSIM {metrics['ssim_y']:.4f}   (MATLAB convention, border 2)"
-        )
+        say(f"  Y-PSNR {metrics['psnr_y']:.2f} dB   SSIM {metrics['ssim_y']:.4f}   (MATLAB convention, border 2)")
     if "kernel" in metrics:
         k = metrics["kernel"]
-        stdout.print(
+        say(
             f"  kernel error L2 {k['l2']:.4f}  MSE {k['mse']:.2e}   downsampler Y-PSNR "
             f"{metrics['downsampler_psnr_y']:.2f} dB   (estimated kernel sum {k['estimated_sum']:.3f})"
         )

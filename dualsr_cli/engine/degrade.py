@@ -8,19 +8,39 @@ reference is mirrored or cropped to the LR size and the network runs on the whol
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..archs.ddnsr import DualInputDegradation
-from ..errors import ImageSizeError
-from ..image_io import ImageData, ensure_writable_dir, read_image, write_image
+from ..errors import ConfigError, ImageSizeError
+from ..image_io import ImageData, ensure_writable_dir, output_bit_depth, read_image, write_image
 from ..ops.tiling import auto_tile_size, upscale_tiled
 from .postprocess import from_network_output, to_network_input
 
 MAX_DDNSR_MEGAPIXELS = 8.0
 DSN_TILE_PAD = 32  # HR pixels: 8 residual blocks + 2 strided convs see about 21 px
+DEFAULT_SUFFIX = "lr"  # outputs are <stem>_lr.<ext>
+
+
+@dataclass(frozen=True)
+class DegradeOptions:
+    tile: int | None = None  # HR tile side; None = from free memory, 0 = whole image (a DDNSR network: always)
+    tile_pad: int = DSN_TILE_PAD  # HR context pixels around each DSN tile
+
+
+@dataclass
+class DegradeResult:
+    input: str
+    output: str
+    input_size: tuple[int, int]
+    output_size: tuple[int, int]
+    seconds: float
+    skipped: bool = False
 
 
 def reference_canvas(reference: ImageData, height: int, width: int) -> torch.Tensor:
@@ -35,19 +55,42 @@ def reference_canvas(reference: ImageData, height: int, width: int) -> torch.Ten
 
 @torch.inference_mode()
 def degrade_pixels(
-    net: torch.nn.Module, pixels: torch.Tensor, device: torch.device, reference: ImageData | None = None
+    net: torch.nn.Module,
+    pixels: torch.Tensor,
+    device: torch.device,
+    reference: ImageData | None = None,
+    options: DegradeOptions | None = None,
+    on_tile: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
+    """(1, 3, H, W) float32 HR -> (1, 3, H/s, W/s) float32 LR on the CPU; ``on_tile(done, total)`` reports progress."""
+    options = options or DegradeOptions()
     if isinstance(net, DualInputDegradation):
         h, w = pixels.shape[-2:]
         if h * w / 1e6 > MAX_DDNSR_MEGAPIXELS:
             raise ImageSizeError(f"DDNSR degradation runs whole images of at most {MAX_DDNSR_MEGAPIXELS:.0f} MP")
         assert reference is not None
         lr_h, lr_w = net.down(torch.zeros(1, 3, h, w, device=device)).shape[-2:]
-        return net(pixels.to(device), reference_canvas(reference, lr_h, lr_w).to(device)).float().cpu()
+        lr = net(pixels.to(device), reference_canvas(reference, lr_h, lr_w).to(device)).float().cpu()
+        if on_tile:
+            on_tile(1, 1)
+        return lr
+    if options.tile is not None and options.tile < 0:
+        raise ConfigError(f"--tile must be 0 (off) or positive, got {options.tile}")
+    if options.tile_pad < 0:
+        raise ConfigError(f"--tile-pad must be non-negative, got {options.tile_pad}")
     scale = 1.0 / net.scale
-    tile = auto_tile_size(device, 3 * 64 * 4, multiple=net.scale * 4)
-    return upscale_tiled(net, pixels, scale=scale, tile=tile, pad=DSN_TILE_PAD, device=device, align=net.scale * 4,
-                         blend=True)  # fmt: skip
+    tile = options.tile if options.tile is not None else auto_tile_size(device, 3 * 64 * 4, multiple=net.scale * 4)
+    return upscale_tiled(
+        net,
+        pixels,
+        scale=scale,
+        tile=tile,
+        pad=options.tile_pad,
+        device=device,
+        align=net.scale * 4,
+        blend=True,
+        on_tile=on_tile,
+    )
 
 
 def degrade_file(
@@ -55,16 +98,25 @@ def degrade_file(
     input_path: Path,
     output_path: Path,
     device: torch.device,
+    options: DegradeOptions | None = None,
     *,
     reference: ImageData | None = None,
     skip_existing: bool = False,
-) -> tuple[int, int] | None:
-    """Write the realistic LR of one HR file; returns its (width, height), or None when skipped."""
+    on_tile: Callable[[int, int], None] | None = None,
+) -> DegradeResult:
+    """Write the realistic LR of one HR file (nothing is read or written when ``skip_existing`` finds it)."""
     if skip_existing and output_path.exists():
-        return None
+        return DegradeResult(str(input_path), str(output_path), (0, 0), (0, 0), 0.0, skipped=True)
     image = read_image(input_path)
     ensure_writable_dir(output_path.parent)
-    lr = degrade_pixels(net, to_network_input(image), device, reference)
+    start = time.perf_counter()
+    lr = degrade_pixels(net, to_network_input(image), device, reference, options, on_tile)
     color, alpha = from_network_output(lr, image)
-    write_image(output_path, color, bit_depth=image.bit_depth, alpha=alpha)
-    return color.shape[1], color.shape[0]
+    write_image(output_path, color, bit_depth=output_bit_depth(output_path, image.bit_depth), alpha=alpha)
+    return DegradeResult(
+        str(input_path),
+        str(output_path),
+        (image.width, image.height),
+        (color.shape[1], color.shape[0]),
+        time.perf_counter() - start,
+    )

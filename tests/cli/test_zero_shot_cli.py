@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import imageio.v3 as iio
 import numpy as np
@@ -98,8 +99,8 @@ def test_ground_truth_and_kernel_metrics_are_reported(tmp_path):
         "-",
     )
     assert result.returncode == 0, result.stderr
-    assert "Y-PSNR" in result.stdout and "kernel error" in result.stdout
-    summary = json.loads(result.stdout[result.stdout.index("{") :])
+    assert "Y-PSNR" in result.stderr and "kernel error" in result.stderr  # stdout carries the JSON alone
+    summary = json.loads(result.stdout)
     metrics = summary["images"][0]["metrics"]
     assert 5 < metrics["psnr_y"] < 60 and 0 < metrics["ssim_y"] <= 1
     assert metrics["kernel"]["l2"] > 0 and np.isfinite(metrics["downsampler_psnr_y"])
@@ -131,6 +132,10 @@ def test_folder_is_sorted_skips_non_images_and_honours_skip_existing(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.index("a.png") < result.stdout.index("b.png")
     assert "notes.txt" in result.stderr and "sub" in result.stderr
+    # no terminal: progress is a timed line per image on stderr, with the folder's ETA
+    assert "[1/2] training a.png: 2 it" in result.stderr
+    assert re.search(r"\[1/2\] training a\.png: done in \d:\d\d:\d\d; all images 1/2, elapsed .*, ETA ", result.stderr)
+    assert result.stdout.rstrip().splitlines()[-1].startswith("2 of 2 images done in")
     first = file_digest(tmp_path / "o" / "a_x2.png")
     os.utime(tmp_path / "o" / "a_x2.png", (0, 0))
     again = run_srx("zero-shot", folder, "--iters", "2", "--out", tmp_path / "o", "--skip-existing")
