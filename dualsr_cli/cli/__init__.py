@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from .._version import __version__
+from ._common import prepare_process, silence_library_warnings
 from .adapt import HELP as ADAPT_HELP
 from .adapt import adapt
 from .bench import HELP as BENCH_HELP
@@ -46,6 +47,7 @@ def root(
     checkpoints; srx degrade makes realistic LR images; srx bench scores methods on paired datasets;
     srx adapt trains models for a camera without HR photos. See srx COMMAND --help.
     """
+    silence_library_warnings()
 
 
 app.command("zero-shot", help=ZERO_SHOT_HELP, no_args_is_help=True)(zero_shot)
@@ -57,4 +59,5 @@ app.command("adapt", help=ADAPT_HELP, no_args_is_help=True)(adapt)
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point. Commands map user errors to exit code 2 themselves (``_common.user_errors``)."""
+    prepare_process()
     app(args=argv, prog_name="srx")

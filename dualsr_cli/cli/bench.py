@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ._common import DeviceOption, QuietOption, TileOption, stdout, user_errors, warn, write_json
+from ._common import DeviceOption, QuietOption, TileOption, stdout, user_errors, warn
 from ._progress import LiveBar
 
 HELP = "\n\n".join(
@@ -108,18 +108,21 @@ def bench(
     with user_errors():
         from ..bench.datasets import detect
         from ..bench.methods import MethodContext, build_method
-        from ..bench.runner import BenchHooks, report_to_json, run_benchmark
+        from ..bench.runner import BenchHooks, run_benchmark
         from ..errors import ConfigError
         from ..metrics.protocols import PROTOCOLS
         from ..runtime.device import resolve_device
         from ..runtime.dist import init_from_env, shutdown
+        from ..validation import check_int, check_output_dir
 
         if protocol not in PROTOCOLS:
             raise ConfigError(f"unknown protocol '{protocol}' (use {', '.join(PROTOCOLS)})")
-        if limit is not None and limit < 1:
-            raise ConfigError("--limit must be at least 1")
+        if limit is not None:
+            check_int("--limit", limit, low=1, high=10**9)
         if save_images and out is None:
             raise ConfigError("--save-images needs --out")
+        if out is not None:
+            check_output_dir(out, "--out")
         dist = init_from_env()
         talk = dist.is_main and not quiet
         try:
@@ -146,11 +149,8 @@ def bench(
                     hooks=BenchHooks(on_start=progress_bar.on_start, on_run=progress_bar.on_run,
                                      on_done=progress_bar.on_done, warn=warn),
                 )  # fmt: skip
-            if dist.is_main:
-                if out is not None:
-                    write_json(out / "summary.json", report_to_json(report))
-                if not quiet:
-                    _print_table(report, out)
+            if dist.is_main and not quiet:
+                _print_table(report, out)
         finally:
             shutdown(dist)
 

@@ -118,21 +118,26 @@ def run(
 ) -> None:
     with user_errors():
         from ..archs import load_model
-        from ..engine.infer import RunOptions, check_run_input, prepare, upscale_file
+        from ..engine.infer import MAX_INPUT_MEGAPIXELS, RunOptions, check_run_input, prepare, upscale_file
         from ..errors import ConfigError
-        from ..files import is_file_target, list_inputs, plan_outputs
+        from ..files import check_out, is_file_target, list_inputs, plan_outputs
         from ..image_io import read_image
         from ..runtime.device import describe, resolve_device
+        from ..validation import check_name_part
 
         if arch is not Arch.dada and maps_weights is not None:
             raise ConfigError("--maps-weights is only used by srx run dada")
-        if outscale is not None and not 0 < outscale <= 16:
-            raise ConfigError(f"--outscale must be in (0, 16], got {outscale}")
+        options = RunOptions(tile=tile, tile_pad=tile_pad, half=half, outscale=outscale)
+        if suffix:
+            check_name_part("--suffix", suffix)
+        check_out(out)
         target = resolve_device(device)
         listing = list_inputs(inputs)
         for message in listing.skipped:
             warn(message)
-        images = {path: read_image(path) for path in listing.images}  # fail before loading any model
+        images = {  # headers checked against the size limit first; every image decoded before a model loads
+            path: read_image(path, max_megapixels=MAX_INPUT_MEGAPIXELS, what="srx run") for path in listing.images
+        }
         for path, image in images.items():
             check_run_input(image, path)
         model = prepare(load_model(arch.value, weights, maps_path=maps_weights), target, half=half)
@@ -147,7 +152,6 @@ def run(
                 chosen = ".png"
             extensions.append(chosen)
         outputs = plan_outputs(listing.images, out, f"_{label}" if label else "", extensions)
-        options = RunOptions(tile=tile, tile_pad=tile_pad, half=half, outscale=outscale)
         with LiveBar(enabled=not quiet) as bar:
             for path, target_path in zip(listing.images, outputs, strict=True):
                 task = bar.add(path.name, None)
@@ -182,23 +186,31 @@ def degrade(
 ) -> None:
     with user_errors():
         from ..archs import load_degrader
-        from ..engine.degrade import degrade_file
+        from ..engine.degrade import MAX_DDNSR_MEGAPIXELS, degrade_file
         from ..errors import ConfigError
-        from ..files import list_inputs, plan_outputs
-        from ..image_io import read_image
+        from ..files import check_out, list_inputs, plan_outputs
+        from ..image_io import check_pixel_limit, read_image
         from ..runtime.device import resolve_device
+        from ..validation import check_name_part
 
+        if suffix:
+            check_name_part("--suffix", suffix)
+        check_out(out)
         target = resolve_device(device)
         listing = list_inputs(inputs)
         for message in listing.skipped:
             warn(message)
+        sizes = {}
         for path in listing.images:
-            read_image(path)
+            image = read_image(path, what="srx degrade")
+            sizes[path] = (image.width, image.height)
         kind, net = load_degrader(weights)
         reference_image = None
         if kind == "ddnsr":
             if reference is None:
                 raise ConfigError("a DDNSR degradation network needs --reference: a real LR photo of the target camera")
+            for path, (width, height) in sizes.items():  # DDNSR runs whole images: refuse big ones before any work
+                check_pixel_limit(path, width, height, MAX_DDNSR_MEGAPIXELS, "DDNSR degradation")
             reference_image = read_image(reference)
         elif reference is not None:
             raise ConfigError("--reference is only used with DDNSR checkpoints; a DSN takes the HR image alone")

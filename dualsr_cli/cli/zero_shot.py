@@ -125,6 +125,7 @@ def zero_shot(
         from ..engine.zero_shot.pipeline import Hooks, validate_input, zero_shot_image
         from ..files import list_inputs, plan_outputs, shard
         from ..runtime.dist import init_from_env, shutdown
+        from ..validation import check_output_file
         from ._progress import TrainingProgress
 
         config = ZeroShotConfig(
@@ -137,6 +138,8 @@ def zero_shot(
             device=device,
             tile=tile,
         )
+        if json_path is not None:
+            check_output_file(json_path, "--json")  # found now, not after hours of training
         listing = list_inputs(inputs)
         for message in listing.skipped:
             warn(message)

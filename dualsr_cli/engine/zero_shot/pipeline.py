@@ -93,8 +93,8 @@ def check_input_size(width: int, height: int, path: Path) -> None:
 
 def validate_input(path: Path) -> ImageData:
     """Decode ``path`` fully and check its size; a folder run calls this for every image before training."""
-    check_input_size(*read_header(path), path)
-    image = read_image(path)
+    check_input_size(*read_header(path, max_megapixels=MAX_INPUT_MEGAPIXELS, what="srx zero-shot"), path)
+    image = read_image(path, max_megapixels=MAX_INPUT_MEGAPIXELS, what="srx zero-shot")
     check_input_size(image.width, image.height, path)
     return image
 
