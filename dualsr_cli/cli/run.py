@@ -121,7 +121,7 @@ def run(
         from ..engine.infer import MAX_INPUT_MEGAPIXELS, RunOptions, check_run_input, prepare, upscale_file
         from ..errors import ConfigError
         from ..files import check_out, is_file_target, list_inputs, plan_outputs
-        from ..image_io import read_image
+        from ..image_io import check_output_format, read_image
         from ..runtime.device import describe, resolve_device
         from ..validation import check_name_part
 
@@ -140,9 +140,6 @@ def run(
         }
         for path, image in images.items():
             check_run_input(image, path)
-        model = prepare(load_model(arch.value, weights, maps_path=maps_weights), target, half=half)
-        scale = outscale or model.scale
-        label = suffix if suffix is not None else f"x{scale:g}"
         extensions = []
         for path, image in images.items():
             chosen = path.suffix.lower() if ext is Ext.auto else f".{ext.value}"
@@ -151,7 +148,17 @@ def run(
                     raise ConfigError(f"'{path}' has an alpha channel, which JPEG cannot store; use --ext png")
                 chosen = ".png"
             extensions.append(chosen)
-        outputs = plan_outputs(listing.images, out, f"_{label}" if label else "", extensions)
+            if is_file_target(out):
+                check_output_format(out, has_alpha=image.alpha is not None)
+
+        def plan(scale: float) -> list[Path]:
+            label = suffix if suffix is not None else f"x{scale:g}"
+            return plan_outputs(listing.images, out, f"_{label}" if label else "", extensions)
+
+        if suffix is not None or outscale is not None or is_file_target(out):
+            plan(outscale or 1.0)  # the names do not depend on the model: refuse a bad plan before loading it
+        model = prepare(load_model(arch.value, weights, maps_path=maps_weights), target, half=half)
+        outputs = plan(outscale or model.scale)
         with LiveBar(enabled=not quiet) as bar:
             for path, target_path in zip(listing.images, outputs, strict=True):
                 task = bar.add(path.name, None)

@@ -124,6 +124,7 @@ def zero_shot(
         from ..engine.zero_shot.config import OfficialQuirks, ZeroShotConfig
         from ..engine.zero_shot.pipeline import Hooks, validate_input, zero_shot_image
         from ..files import list_inputs, plan_outputs, shard
+        from ..runtime.device import resolve_device
         from ..runtime.dist import init_from_env, shutdown
         from ..validation import check_output_file
         from ._progress import TrainingProgress
@@ -138,6 +139,7 @@ def zero_shot(
             device=device,
             tile=tile,
         )
+        resolve_device(config.device)  # an unknown or absent device is refused before any image is read
         if json_path is not None:
             check_output_file(json_path, "--json")  # found now, not after hours of training
         listing = list_inputs(inputs)
