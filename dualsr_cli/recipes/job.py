@@ -146,11 +146,12 @@ class RunDirectory:
             old = read_recorded_config(path)
             if resume:
                 for key in RESUME_MUST_MATCH:
-                    recorded = old.get(key, KEYS_ADDED_LATER.get(key))  # runs before a key existed used its default
-                    if recorded != config.get(key):
+                    default = KEYS_ADDED_LATER.get(key)  # runs from before a key existed used its default
+                    recorded, wanted = old.get(key, default), config.get(key, default)
+                    if recorded != wanted:
                         allowed = ", ".join("--" + k.replace("_", "-") for k in RESUME_MAY_CHANGE)
                         raise ConfigError(
-                            f"cannot resume '{self.root}': its {key} is {recorded!r}, not {config.get(key)!r}; "
+                            f"cannot resume '{self.root}': its {key} is {recorded!r}, not {wanted!r}; "
                             f"--resume may change only {allowed} (rerun with the recorded value, or start a new "
                             "run in another --out)"
                         )
