@@ -120,8 +120,8 @@ MAX_MEGAPIXELS = 89.0
 def _open_header(path: Path, max_megapixels: float, what: str) -> tuple[int, int, int]:
     """(width, height, EXIF orientation) as the header declares them, refusing a size over the limit.
 
-    Pillow's bomb guard is off while the header is read: srx checks the declared size itself, before
-    anything that may decode pixels (Pillow's PNG ``getexif`` loads the image to find a late eXIf chunk).
+    Pillow's bomb guard is off while the header is read: srx checks the declared size itself, and no
+    pixel is decoded here.
     """
     from PIL import Image
 
@@ -133,7 +133,10 @@ def _open_header(path: Path, max_megapixels: float, what: str) -> tuple[int, int
             with Image.open(path) as im:
                 width, height = im.size
                 check_pixel_limit(path, width, height, min(max_megapixels, MAX_MEGAPIXELS), what)
-                orientation = int(im.getexif().get(_EXIF_ORIENTATION_TAG, 1) or 1)
+                # Pillow's PNG getexif decodes the whole image to look for an eXIf chunk after the pixels;
+                # a header read takes the orientation from an eXIf chunk before them (the usual place).
+                has_exif = im.format != "PNG" or "exif" in im.info
+                orientation = int(im.getexif().get(_EXIF_ORIENTATION_TAG, 1) or 1) if has_exif else 1
     finally:
         Image.MAX_IMAGE_PIXELS = guard
     return width, height, orientation

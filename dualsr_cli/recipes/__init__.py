@@ -28,7 +28,7 @@ from ..runtime.dist import init_from_env, shutdown
 from ..validation import check_output_dir
 from .config import AdaptConfig
 from .context import StageContext
-from .data import ImageCache, load_cross_camera, load_paper_mode
+from .data import ImageCache, check_patch_fits, load_cross_camera, load_paper_mode
 from .job import Cadence, JobHooks, RunDirectory, run_stage
 from .losses import require_vgg19
 
@@ -215,6 +215,8 @@ def run_adapt(config: AdaptConfig, hooks: JobHooks | None = None) -> AdaptResult
             data = load_paper_mode(config.data, config.layout, out / "cache" / "x_s", scale=config.scale,
                                    is_main=dist.is_main)  # fmt: skip
             dist.barrier()
+        if config.patch_size is not None:
+            check_patch_fits([*data.source_train, *data.target_train], config.patch_size)
         if config.select_on == "test" and not data.target_test:
             raise ConfigError("--select-on test needs target test pairs (Test_x4) and none were found")
         if dist.is_main:

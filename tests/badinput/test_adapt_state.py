@@ -163,14 +163,15 @@ def test_a_directory_whose_run_never_started_is_accepted_without_resume(drealsr_
     assert not (run / "log.jsonl").exists()  # the abandoned attempt's log went with it
 
 
-def test_a_failed_resume_keeps_the_recorded_settings(drealsr_tiny, tmp_path):
-    """--resume with an allowed change (--iters) that then fails on a corrupt checkpoint: config.json and the
-    log are exactly as before."""
-    run = _lay_out_run(drealsr_tiny, tmp_path / "run")
-    (run / "checkpoints" / "1-source-cdc" / "last.pt").write_bytes(b"not a checkpoint")
+def test_a_failed_resume_keeps_the_recorded_settings(tmp_path):
+    """--resume with allowed changes (--iters, --save-every) that then fails (the dataset is gone from its
+    folder): config.json and the log are exactly as before."""
+    data = tmp_path / "data"
+    data.mkdir()
+    run = _lay_out_run(data, tmp_path / "run")
     before = tree_digest(run)
-    outcome = srx(*_argv(drealsr_tiny, run, "--resume", "--iters", "8", "--save-every", "4"))
-    assert_refused(outcome, "last.pt")
+    outcome = srx(*_argv(data, run, "--resume", "--iters", "8", "--save-every", "4"))
+    assert_refused(outcome, "no DRealSR training pairs")
     assert tree_digest(run) == before
 
 
@@ -182,3 +183,12 @@ def test_every_setting_is_either_compared_or_documented_as_changeable():
     fields = set(AdaptConfig.__dataclass_fields__) | {"world_size"}
     recorded_only = {"out", "resume", "deviations"}
     assert fields == set(RESUME_MUST_MATCH) | set(RESUME_MAY_CHANGE) | recorded_only
+
+
+def test_a_corrupt_checkpoint_is_one_clear_error(tmp_path):
+    from dualsr_cli.errors import CheckpointError
+
+    run = _lay_out_run(tmp_path / "data", tmp_path / "run")
+    (run / "checkpoints" / "1-source-cdc" / "last.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="last.pt.*delete it"):
+        RunDirectory(run).load("1-source-cdc", "last")

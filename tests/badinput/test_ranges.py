@@ -152,7 +152,7 @@ def test_adapt_option_ranges(c, world, tmp_path):
 
 # --- hypothesis: arbitrary values, the error names the option exactly when the value is out of range ----
 
-FEW = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FEW = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 INTS = st.one_of(st.integers(-(2**70), 2**70), st.integers(-5, 5), st.sampled_from([SEED_MAX, SEED_MAX + 1]))
 FLOATS = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.floats(-10, 10))
 
