@@ -190,5 +190,5 @@ def test_a_corrupt_checkpoint_is_one_clear_error(tmp_path):
 
     run = _lay_out_run(tmp_path / "data", tmp_path / "run")
     (run / "checkpoints" / "1-source-cdc" / "last.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="last.pt.*delete it"):
+    with pytest.raises(CheckpointError, match=r"last\.pt.*delete it"):
         RunDirectory(run).load("1-source-cdc", "last")
