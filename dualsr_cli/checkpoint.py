@@ -53,9 +53,8 @@ def read_checkpoint(path: str | os.PathLike) -> object:
             ) from None
         raise CheckpointError(f"cannot read '{path}': corrupt or not a PyTorch checkpoint") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError, KeyError) as exc:
-        raise CheckpointError(
-            f"cannot read '{path}': truncated, corrupt or not a PyTorch checkpoint ({_first_line(exc)})"
-        ) from None
+        detail = "" if isinstance(exc, KeyError) else f" ({_first_line(exc)})"  # a KeyError says only '101'
+        raise CheckpointError(f"cannot read '{path}': truncated, corrupt or not a PyTorch checkpoint{detail}") from None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .errors import ImageReadError, ImageWriteError
 from .image_io import SUPPORTED_EXTENSIONS
+from .validation import check_output_dir, check_output_file
 
 
 @dataclass
@@ -26,32 +27,70 @@ def is_image_name(path: Path) -> bool:
 def list_inputs(paths: Iterable[str | os.PathLike]) -> InputListing:
     """Expand files and folders into a sorted list of images (folders are not recursed).
 
-    A missing path or a folder without images is an error; non-images and sub-folders inside a folder
-    are skipped with a message. Explicit file arguments keep their order; each folder is sorted by name.
+    A missing path or a folder without images is an error; non-images, sub-folders and entries that
+    cannot be read (broken symbolic links, link loops) inside a folder are skipped with a message.
+    Explicit file arguments keep their order; each folder is sorted by name.
     """
     listing = InputListing()
     for raw in paths:
         path = Path(raw)
         if not path.exists():
+            if path.is_symlink():
+                raise ImageReadError(f"input '{path}' is a broken symbolic link (or a link loop)")
             raise ImageReadError(f"input not found: '{path}'")
         if path.is_dir():
-            found = []
-            for entry in sorted(path.iterdir(), key=lambda p: p.name):
-                if entry.is_dir():
-                    listing.skipped.append(f"skipping sub-folder '{entry}' (folders are not searched recursively)")
-                elif entry.name.startswith("."):
+            found, skipped = [], []
+            try:
+                entries = sorted(path.iterdir(), key=lambda p: p.name)
+            except OSError as exc:
+                raise ImageReadError(f"cannot list folder '{path}' ({exc.strerror or exc})") from None
+            for entry in entries:
+                if entry.name.startswith("."):
                     continue
+                if not entry.exists():  # a dangling link or a link loop: nothing to read behind the name
+                    skipped.append(f"skipping '{entry}': a broken symbolic link (or a link loop)")
+                elif entry.is_dir():
+                    skipped.append(f"skipping sub-folder '{entry}' (folders are not searched recursively)")
                 elif is_image_name(entry):
                     found.append(entry)
                 else:
-                    listing.skipped.append(f"skipping '{entry}': not a supported image type")
+                    skipped.append(f"skipping '{entry}': not a supported image type")
             if not found:
                 supported = ", ".join(SUPPORTED_EXTENSIONS)
-                raise ImageReadError(f"no images found in folder '{path}' (looked for {supported})")
+                extra = f"; {len(skipped)} other entr{'y' if len(skipped) == 1 else 'ies'} skipped" if skipped else ""
+                raise ImageReadError(f"no images found in folder '{path}' (looked for {supported}{extra})")
             listing.images.extend(found)
+            listing.skipped.extend(skipped)
         else:
             listing.images.append(path)
     return listing
+
+
+def unsupported_image_suffix(path: Path) -> bool:
+    """A name ending in an image type srx does not write (``out.bmp``): a mistake, not a folder name."""
+    suffix = path.suffix.lower()
+    if not suffix or suffix in SUPPORTED_EXTENSIONS:
+        return False
+    from PIL import Image
+
+    return suffix in Image.registered_extensions()
+
+
+def check_out(out: Path, *, single_file_allowed: bool = True) -> None:
+    """Refuse, before any work, an ``--out`` that cannot be written or names an unsupported image type."""
+    if out.is_dir():
+        check_output_dir(out, "--out")
+        return
+    if unsupported_image_suffix(out):
+        supported = ", ".join(SUPPORTED_EXTENSIONS)
+        raise ImageWriteError(
+            f"--out '{out}': unsupported output type '{out.suffix}' (supported: {supported}); give a supported "
+            "file name, or a folder name without an image extension"
+        )
+    if is_file_target(out) and single_file_allowed:
+        check_output_file(out, "--out")
+    else:
+        check_output_dir(out, "--out")
 
 
 def is_file_target(out: Path) -> bool:
@@ -64,8 +103,10 @@ def plan_outputs(images: list[Path], out: Path, suffix: str, ext: str | list[str
 
     ``ext`` is one extension for all outputs or one per input.
 
-    Refuses a plan that would overwrite an input or write two inputs to one file.
+    Refuses a plan that would overwrite an input or write two inputs to one file, and an ``out`` that
+    cannot be written.
     """
+    check_out(out)
     if is_file_target(out):
         if len(images) != 1:
             raise ImageWriteError(f"--out '{out}' names a file but {len(images)} images were given; pass a folder")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ImageReadError, ImageWriteError
+from .errors import ImageReadError, ImageSizeError, ImageWriteError
 
 SUPPORTED_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
 _EIGHT_BIT_ONLY = (".jpg", ".jpeg", ".webp")
@@ -111,26 +111,77 @@ def _apply_orientation(array: np.ndarray, orientation: int) -> np.ndarray:
     return array
 
 
-def read_header(path: str | os.PathLike) -> tuple[int, int]:
-    """(width, height) from the file header without decoding pixels; raises ImageReadError."""
-    path = Path(path)
-    _check_file(path)
-    from PIL import Image, UnidentifiedImageError
+# Pillow refuses images above about 179 MP and warns above 89 MP (its decompression-bomb guard). srx
+# refuses anything above this ceiling from the header alone, before a pixel is decoded, and commands
+# pass tighter limits of their own; Pillow's guard therefore never fires and its warning never shows.
+MAX_MEGAPIXELS = 89.0
+
+
+def _open_header(path: Path, max_megapixels: float, what: str) -> tuple[int, int, int]:
+    """(width, height, EXIF orientation) as the header declares them, refusing a size over the limit.
+
+    Pillow's bomb guard is off while the header is read: srx checks the declared size itself, and no
+    pixel is decoded here.
+    """
+    from PIL import Image
+
+    guard = Image.MAX_IMAGE_PIXELS
+    try:
+        Image.MAX_IMAGE_PIXELS = None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                width, height = im.size
+                check_pixel_limit(path, width, height, min(max_megapixels, MAX_MEGAPIXELS), what)
+                # Pillow's PNG getexif decodes the whole image to look for an eXIf chunk after the pixels;
+                # a header read takes the orientation from an eXIf chunk before them (the usual place).
+                has_exif = im.format != "PNG" or "exif" in im.info
+                orientation = int(im.getexif().get(_EXIF_ORIENTATION_TAG, 1) or 1) if has_exif else 1
+    finally:
+        Image.MAX_IMAGE_PIXELS = guard
+    return width, height, orientation
+
+
+def check_pixel_limit(path: Path, width: int, height: int, max_megapixels: float, what: str = "srx") -> None:
+    """Refuse an image whose (declared) size is above ``max_megapixels``; ``what`` names who refuses."""
+    megapixels = width * height / 1e6
+    if megapixels > max_megapixels:
+        raise ImageSizeError(
+            f"'{path}' is {width}x{height} ({megapixels:.1f} MP): {what} accepts at most {max_megapixels:.0f} MP "
+            "per image; crop or downscale it first"
+        )
+
+
+def _declared_size(path: Path, max_megapixels: float = MAX_MEGAPIXELS, what: str = "srx") -> tuple[int, int] | None:
+    """(width, height) after EXIF orientation, from the header; None for a TIFF Pillow cannot parse."""
+    from PIL import UnidentifiedImageError
 
     try:
-        with Image.open(path) as im:
-            width, height = im.size
-            orientation = im.getexif().get(_EXIF_ORIENTATION_TAG, 1)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        width, height, orientation = _open_header(path, max_megapixels, what)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         if path.suffix.lower() in (".tif", ".tiff"):
-            image = read_image(path)
-            return image.width, image.height
+            return None  # OpenCV/libtiff decides, within its own pixel limit
         raise ImageReadError(f"cannot read '{path}': not a valid image ({_short(exc)})") from None
     return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
+def read_header(
+    path: str | os.PathLike, *, max_megapixels: float = MAX_MEGAPIXELS, what: str = "srx"
+) -> tuple[int, int]:
+    """(width, height) from the file header; raises ImageReadError, or ImageSizeError above ``max_megapixels``."""
+    path = Path(path)
+    _check_file(path)
+    size = _declared_size(path, max_megapixels, what)
+    if size is None:
+        image = _decode(path)
+        return image.width, image.height
+    return size
+
+
 def _check_file(path: Path) -> None:
     if not path.exists():
+        if path.is_symlink():
+            raise ImageReadError(f"cannot read '{path}': a broken symbolic link (or a link loop)")
         raise ImageReadError(f"input not found: '{path}'")
     if path.is_dir():
         raise ImageReadError(f"'{path}' is a folder, expected an image file")
@@ -170,13 +221,19 @@ def _pillow_probe(path: Path) -> tuple[str | None, int]:
     return mode, orientation
 
 
-def read_image(path: str | os.PathLike) -> ImageData:
+def read_image(path: str | os.PathLike, *, max_megapixels: float = MAX_MEGAPIXELS, what: str = "srx") -> ImageData:
     """Decode an image file (PNG 8/16-bit, JPEG, TIFF, WebP), applying EXIF orientation.
 
-    Raises ImageReadError with a one-line reason for anything that is not a readable image.
+    The header's size is checked against ``max_megapixels`` (ImageSizeError, naming ``what``) before any
+    pixel is decoded. Raises ImageReadError with a one-line reason for anything that is not a readable image.
     """
     path = Path(path)
     _check_file(path)
+    _declared_size(path, max_megapixels, what)  # refuses an oversized header before any pixel is decoded
+    return _decode(path)
+
+
+def _decode(path: Path) -> ImageData:
     mode, orientation = _pillow_probe(path)
     cv2 = _cv2()
     import imageio.v3 as iio

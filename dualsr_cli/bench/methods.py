@@ -102,6 +102,12 @@ class DualSRMethod:
         self.config = config
         self.context = context
 
+    def check_input(self, width: int, height: int, path) -> None:
+        """DualSR's size limits, checked from the header so that such a pair is skipped before any training."""
+        from ..engine.zero_shot.pipeline import check_input_size
+
+        check_input_size(width, height, path)
+
     def upscale(self, lr: ImageData) -> MethodOutput:
         from ..engine.zero_shot.pipeline import Hooks, super_resolve
         from ..runtime.device import configure_determinism, resolve_device

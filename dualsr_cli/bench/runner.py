@@ -8,9 +8,12 @@ order, which makes the merged file equal to a single-process run's.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import json
 import math
 import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -18,9 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ImageReadError, ImageSizeError
+from ..errors import ConfigError, ImageReadError, ImageSizeError, SrxError
 from ..files import shard
-from ..image_io import ImageData, atomic_output, quantize, read_header, read_image, write_image
+from ..image_io import (
+    ImageData,
+    atomic_output,
+    quantize,
+    read_header,
+    read_image,
+    write_image,
+)
 from ..metrics.kernel import kernel_error
 from ..metrics.lpips import LpipsMetric
 from ..metrics.protocols import evaluate
@@ -86,6 +96,37 @@ class ResultStore:
     def _files(self) -> list[Path]:
         return [self.main_file, *sorted(self.folder.glob("results.rank*.csv"))]
 
+    def check(self) -> None:
+        """Refuse, before any work, a results file this run could not read back or would have to rewrite.
+
+        Every line must be a row in srx bench's columns; only a last line cut short by a kill (no newline)
+        may be unreadable. Anything else would be lost when the run merges its rows into results.csv.
+        """
+        for path in self._files():
+            if not path.is_file():
+                continue
+            advice = "move it aside or choose another --out"
+            try:
+                text = path.read_text(encoding="utf-8")
+                lines = text.splitlines(keepends=True)
+                rows = list(csv.reader(lines))
+            except (OSError, UnicodeDecodeError, csv.Error) as exc:
+                reason = _reason(exc)
+                raise ConfigError(f"'{path}' is not a results table srx bench can read ({reason}); {advice}") from None
+            if not rows:
+                continue
+            if rows[0] != CSV_COLUMNS:
+                shown = ",".join(rows[0])[:80]
+                raise ConfigError(
+                    f"'{path}' has other columns ({shown}) than srx bench writes ({','.join(CSV_COLUMNS)}); {advice}"
+                )
+            for number, row in enumerate(rows[1:], start=2):
+                complete = len(row) == len(CSV_COLUMNS)
+                parsed = Record.from_row(dict(zip(CSV_COLUMNS, row, strict=True))) if complete else None
+                cut_by_kill = number == len(rows) and not lines[-1].endswith("\n")
+                if parsed is None and not cut_by_kill:
+                    raise ConfigError(f"'{path}' line {number} is not a result row srx bench can read; {advice}")
+
     def completed(self) -> dict[tuple, Record]:
         done: dict[tuple, Record] = {}
         for path in self._files():
@@ -130,6 +171,71 @@ class ResultStore:
         for part in self.folder.glob("results.rank*.csv"):
             part.unlink()
         return records
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:100]
+
+
+LOCK_NAME = ".srx-bench.lock"
+
+
+def _lock_owner_alive(owner: dict) -> bool:
+    """Whether the process that wrote a lock may still run: a dead pid on this host means a stale lock."""
+    if owner.get("host") != socket.gethostname():
+        return True  # another machine: srx cannot tell, so it assumes the run is alive
+    try:
+        os.kill(int(owner["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True
+    return True
+
+
+def _read_lock(lock: Path) -> dict | None:
+    """The owner recorded in a lock file; None when the lock vanished meanwhile."""
+    try:
+        owner = json.loads(lock.read_text())
+        if isinstance(owner, dict):
+            return owner
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        pass
+    try:
+        fresh = time.time() - lock.stat().st_mtime < 10
+    except FileNotFoundError:
+        return None
+    # An unreadable lock younger than 10 s is being written by a run that is starting: respect it.
+    return {"pid": "?", "host": "?"} if fresh else {"pid": "?", "host": socket.gethostname(), "stale": True}
+
+
+def acquire_lock(folder: Path) -> Path:
+    """Create ``folder/.srx-bench.lock`` (pid, host) so that two runs never write one results.csv.
+
+    A lock left by a run that died (its pid no longer exists on this host) is taken over.
+    """
+    lock = folder / LOCK_NAME
+    for _ in range(3):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            owner = _read_lock(lock)
+            if owner is None:
+                continue  # released meanwhile: try again
+            if owner.get("stale") or not _lock_owner_alive(owner):
+                lock.unlink(missing_ok=True)  # its run is gone
+                continue
+            raise ConfigError(
+                f"another srx bench (pid {owner.get('pid')} on {owner.get('host')}) is writing to '{folder}'; wait "
+                f"for it or choose another --out (if no such run exists, delete '{lock}')"
+            ) from None
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": time.time()}))
+        return lock
+    raise ConfigError(f"cannot take the lock '{lock}' (it keeps changing); is another srx bench starting there?")
 
 
 @dataclass
@@ -182,10 +288,15 @@ def summarise(rows: list[Record]) -> dict:
     }
 
 
-def _size_problem(pair: Pair, scale: int) -> str | None:
-    lr_w, lr_h = read_header(pair.lr)
-    hr_w, hr_h = read_header(pair.hr)
+def _size_problem(pair: Pair, scale: int, methods: list[Method] = ()) -> str | None:
+    """Why a pair cannot be evaluated, from the headers alone (no pixel is decoded); None if it can."""
+    lr_w, lr_h = read_header(pair.lr, what="srx bench")
+    hr_w, hr_h = read_header(pair.hr, what="srx bench")
     if lr_w * scale <= hr_w < (lr_w + 1) * scale and lr_h * scale <= hr_h < (lr_h + 1) * scale:
+        for method in methods:
+            check = getattr(method, "check_input", None)
+            if check is not None:
+                check(lr_w, lr_h, pair.lr)
         return None
     expected = f"{lr_w * scale}x{lr_h * scale}"
     return f"{pair.item}: HR '{pair.hr.name}' is {hr_w}x{hr_h} but LR '{pair.lr.name}' x{scale} is {expected}"
@@ -245,14 +356,13 @@ def run_benchmark(
     warn = hooks.warn or (lambda message: None)
     scale = dataset.scale
     pairs = dataset.pairs[:limit] if limit else list(dataset.pairs)
-    method_keys = [m.key for m in methods]
 
     skipped: list[str] = []
     valid: list[Pair] = []
     for pair in pairs:
         try:
-            problem = _size_problem(pair, scale)
-        except ImageReadError as exc:
+            problem = _size_problem(pair, scale, methods)
+        except SrxError as exc:
             problem = str(exc)
         if problem is None:
             valid.append(pair)
@@ -260,12 +370,89 @@ def run_benchmark(
         if strict:
             raise ImageSizeError(f"{problem} (without --strict such pairs are skipped)")
         skipped.append(problem)
-        if dist.is_main:
+    if pairs and not valid:
+        more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
+        raise ImageReadError(f"nothing to evaluate: all {len(pairs)} pairs were skipped; first: {skipped[0]}{more}")
+    if dist.is_main:
+        for problem in skipped:
             warn(f"skipping {problem}")
 
-    store = ResultStore(out_dir, dist) if out_dir is not None else None
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
+    with _results_folder(out_dir, dist) as store:
+        report = _evaluate(
+            dataset,
+            methods,
+            valid,
+            skipped,
+            protocol=protocol,
+            store=store,
+            out_dir=out_dir,
+            save_images=save_images,
+            save_references=save_references,
+            strict=strict,
+            lpips=lpips,
+            dist=dist,
+            hooks=hooks,
+            warn=warn,
+        )
+        if out_dir is not None and dist.is_main:
+            text = json.dumps(report_to_json(report), indent=2, default=str)
+            with atomic_output(out_dir / "summary.json") as tmp:
+                tmp.write_text(text + "\n")
+    return report
+
+
+@contextlib.contextmanager
+def _results_folder(out_dir: Path | None, dist: DistContext):
+    """The ResultStore of ``out_dir``, locked against a second run and checked before any work."""
+    if out_dir is None:
+        yield None
+        return
+    created = not os.path.lexists(out_dir)
+    lock = None
+    error = None
+    store = ResultStore(out_dir, dist)
+    if dist.is_main:
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            lock = acquire_lock(out_dir)
+            store.check()
+        except OSError as exc:
+            error = f"--out '{out_dir}' is not writable ({exc.strerror or _reason(exc)})"
+        except SrxError as exc:
+            error = str(exc)
+    error = dist.from_main(error)
+    try:
+        if error:
+            raise ConfigError(error)
+        yield store
+    finally:
+        if lock is not None:
+            with contextlib.suppress(OSError):
+                lock.unlink()
+        if created and dist.is_main:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()  # only succeeds if empty: this run made the folder and wrote nothing there
+
+
+def _evaluate(
+    dataset: Dataset,
+    methods: list[Method],
+    valid: list[Pair],
+    skipped: list[str],
+    *,
+    protocol: str,
+    store: ResultStore | None,
+    out_dir: Path | None,
+    save_images: bool,
+    save_references: bool,
+    strict: bool,
+    lpips: LpipsMetric | None,
+    dist: DistContext,
+    hooks: BenchHooks,
+    warn: Callable[[str], None],
+) -> BenchReport:
+    scale = dataset.scale
+    method_keys = [m.key for m in methods]
     done = store.completed() if store else {}
     memory: dict[tuple, Record] = dict(done)
 
@@ -288,6 +475,9 @@ def run_benchmark(
         if unsaved:
             warn(f"{unsaved} result(s) finished earlier were run without saving images; they have no picture")
 
+    # Warnings about unreadable pairs wait until one pair has worked: if none does, one error says so.
+    unreadable: list[str] = []
+    any_read = False
     for pair in mine:
         pending = todo_by_item.get(pair.item, [])
         missing_references = save_references and files is not None and not _references_saved(files, pair)
@@ -295,12 +485,19 @@ def run_benchmark(
             continue
         try:
             lr, hr_image = read_image(pair.lr), read_image(pair.hr)
-        except ImageReadError as exc:
+        except SrxError as exc:
             if strict:
                 raise
             skipped.append(str(exc))
-            warn(f"skipping {pair.item}: {exc}")
+            if any_read:
+                warn(f"skipping {pair.item}: {exc}")
+            else:
+                unreadable.append(f"skipping {pair.item}: {exc}")
             continue
+        if not any_read:
+            any_read = True
+            for message in unreadable:
+                warn(message)
         hr = _hr_pixels(hr_image, lr.height * scale, lr.width * scale)
         true_kernel = None
         if pair.kernel is not None:
@@ -344,6 +541,14 @@ def run_benchmark(
             memory[record.key] = record
             if hooks.on_done:
                 hooks.on_done(record)
+
+    if unreadable and not any_read:
+        if not done and not dist.distributed:
+            more = f" (and {len(unreadable) - 1} more)" if len(unreadable) > 1 else ""
+            first = unreadable[0].removeprefix("skipping ")
+            raise ImageReadError(f"nothing to evaluate: every pair was unreadable; first: {first}{more}")
+        for message in unreadable:
+            warn(message)
 
     item_order = {p.item: i for i, p in enumerate(valid)}
     method_order = {k: i for i, k in enumerate(method_keys)}

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
 from .._version import __version__
-from ._common import SrxCommand, SrxGroup
+from ._common import (
+    INTERRUPTED,
+    TERMINATED,
+    SrxCommand,
+    SrxGroup,
+    Terminated,
+    error_line,
+    prepare_process,
+    silence_library_warnings,
+)
 from .adapt import HELP as ADAPT_HELP
 from .adapt import adapt
 from .bench import HELP as BENCH_HELP
@@ -51,6 +61,7 @@ def root(
     (srx report rebuilds its HTML page);
     srx adapt trains models for a camera without HR photos. See srx COMMAND --help.
     """
+    silence_library_warnings()
 
 
 app.command("zero-shot", cls=SrxCommand, help=ZERO_SHOT_HELP, no_args_is_help=True)(zero_shot)
@@ -63,4 +74,23 @@ app.command("adapt", cls=SrxCommand, help=ADAPT_HELP, no_args_is_help=True)(adap
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point. Commands map user errors to exit code 2 themselves (``_common.user_errors``)."""
-    app(args=argv, prog_name="srx")
+    prepare_process()
+    sys.exit(run_cli(argv))
+
+
+def run_cli(argv: list[str] | None = None) -> int:
+    """Run srx in this process and return its exit code; a usage error is one line, like every other error."""
+    try:
+        code = app(args=argv, prog_name="srx", standalone_mode=False)
+    except typer.TyperException as exc:  # bad option name or value, missing argument, ...
+        if type(exc).__name__ == "NoArgsIsHelpError":  # the help was printed already
+            return 2
+        ctx = getattr(exc, "ctx", None)
+        where = f"; see '{ctx.command_path} --help'" if ctx is not None else "; see 'srx --help'"
+        message = " ".join(exc.format_message().split()).rstrip(".")
+        error_line(f"{message}{where}")
+        return 2
+    except (typer.Abort, KeyboardInterrupt) as exc:
+        error_line(TERMINATED if isinstance(exc.__context__ or exc, Terminated) else INTERRUPTED)
+        return 2
+    return code if isinstance(code, int) else 0

@@ -5,8 +5,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 import traceback
+import warnings
 from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
@@ -23,6 +26,34 @@ stdout = Console(soft_wrap=True, highlight=False)
 stderr = Console(stderr=True, soft_wrap=True, highlight=False)
 
 INTERRUPTED = "interrupted: outputs already finished are kept, nothing partial was written"
+TERMINATED = "terminated (SIGTERM): outputs already finished are kept, nothing partial was written"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (how Slurm, Kubernetes and systemd stop a job), raised like Ctrl-C so every cleanup runs."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM during cleanup ends the process at once
+    raise Terminated()
+
+
+def prepare_process() -> None:
+    """Process-wide setup of the console entry point: SIGTERM handling and quiet libraries.
+
+    Library warnings (Pillow, torch, numpy) would add lines to srx's one-line errors; they are shown
+    only with SRX_DEBUG=1. torch's C++ log is limited to errors for the same reason.
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_terminated)
+    silence_library_warnings()
+    if not os.environ.get("SRX_DEBUG"):
+        os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
+
+
+def silence_library_warnings() -> None:
+    if not os.environ.get("SRX_DEBUG"):
+        warnings.simplefilter("ignore")
 
 
 def error_line(message: str) -> None:
@@ -41,8 +72,8 @@ def user_errors() -> Iterator[None]:
     except SrxError as exc:
         error_line(str(exc))
         raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        error_line(INTERRUPTED)
+    except KeyboardInterrupt as exc:
+        error_line(TERMINATED if isinstance(exc, Terminated) else INTERRUPTED)
         raise typer.Exit(2) from None
     except MemoryError:
         error_line("out of memory: use a smaller --tile, or --device cpu if a GPU ran out")

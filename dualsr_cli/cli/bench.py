@@ -141,13 +141,18 @@ def bench(
         from ..metrics.protocols import PROTOCOLS
         from ..runtime.device import resolve_device
         from ..runtime.dist import init_from_env, shutdown
+        from ..validation import check_int, check_output_dir, check_output_file
 
         if protocol not in PROTOCOLS:
             raise ConfigError(f"unknown protocol '{protocol}' (use {', '.join(PROTOCOLS)})")
-        if limit is not None and limit < 1:
-            raise ConfigError("--limit must be at least 1")
+        if limit is not None:
+            check_int("--limit", limit, low=1, high=10**9)
         if save_images and out is None:
             raise ConfigError("--save-images needs --out")
+        if out is not None:
+            check_output_dir(out, "--out")
+        if json_path is not None:
+            check_output_file(json_path, "--json")
         report_config = None
         if report or report_crop is not None:
             from ..report import ReportConfig, parse_crop
@@ -213,8 +218,6 @@ def bench(
                 )
             if dist.is_main:
                 summary = report_to_json(results)
-                if out is not None:
-                    write_json(out / "summary.json", summary)
                 if json_path is not None:
                     write_json(json_path, summary)
                 if not quiet:

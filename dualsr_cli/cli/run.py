@@ -114,28 +114,42 @@ def run(
 ) -> None:
     with user_errors():
         from ..archs import load_model
-        from ..engine.infer import RunOptions, check_run_input, prepare, upscale_file
+        from ..engine.infer import MAX_INPUT_MEGAPIXELS, RunOptions, check_run_input, prepare, upscale_file
         from ..errors import ConfigError
-        from ..files import list_inputs, plan_outputs
+        from ..files import check_out, is_file_target, list_inputs, plan_outputs
         from ..image_io import read_image
         from ..runtime.device import describe, resolve_device
+        from ..validation import check_name_part, check_output_file
 
         if arch is not Arch.dada and maps_weights is not None:
             raise ConfigError("--maps-weights is only used by srx run dada")
         if outscale is not None and not 0 < outscale <= 16:
             raise ConfigError(f"--outscale must be in (0, 16], got {outscale}")
         options = RunOptions(**given(tile=tile, tile_pad=tile_pad, half=half, outscale=outscale))
+        if suffix:
+            check_name_part("--suffix", suffix)
+        check_out(out)
+        if json_path is not None:
+            check_output_file(json_path, "--json")
         target = resolve_device(device)
         listing = list_inputs(gather_inputs(inputs, input_flag))
         for message in listing.skipped:
             warn(message)
-        images = {path: read_image(path) for path in listing.images}  # fail before loading any model
+        images = {  # headers checked against the size limit first; every image decoded before a model loads
+            path: read_image(path, max_megapixels=MAX_INPUT_MEGAPIXELS, what="srx run") for path in listing.images
+        }
         for path, image in images.items():
             check_run_input(image, path)
-        model = prepare(load_model(arch.value, weights, maps_path=maps_weights), target, half=options.half)
-        label = suffix if suffix is not None else f"x{options.outscale or model.scale:g}"
         extensions = _extensions(images, out, ext or Ext.auto)
-        outputs = plan_outputs(listing.images, out, f"_{label}" if label else "", extensions)
+
+        def plan(scale: float) -> list[Path]:
+            label = suffix if suffix is not None else f"x{scale:g}"
+            return plan_outputs(listing.images, out, f"_{label}" if label else "", extensions)
+
+        if suffix is not None or options.outscale is not None or is_file_target(out):
+            plan(options.outscale or 1.0)  # the names do not depend on the model: refuse a bad plan before loading it
+        model = prepare(load_model(arch.value, weights, maps_path=maps_weights), target, half=options.half)
+        outputs = plan(options.outscale or model.scale)
         report = report_console(json_path)
         summary = {
             "srx_version": __version__,
@@ -197,18 +211,24 @@ def degrade(
 ) -> None:
     with user_errors():
         from ..archs import load_degrader
-        from ..engine.degrade import DEFAULT_SUFFIX, DegradeOptions, degrade_file
+        from ..engine.degrade import DEFAULT_SUFFIX, MAX_DDNSR_MEGAPIXELS, DegradeOptions, degrade_file
         from ..errors import ConfigError
-        from ..files import list_inputs, plan_outputs
-        from ..image_io import read_image
+        from ..files import check_out, list_inputs, plan_outputs
+        from ..image_io import check_pixel_limit, read_image
         from ..runtime.device import resolve_device
+        from ..validation import check_name_part, check_output_file
 
         options = DegradeOptions(**given(tile=tile, tile_pad=tile_pad))
+        if suffix:
+            check_name_part("--suffix", suffix)
+        check_out(out)
+        if json_path is not None:
+            check_output_file(json_path, "--json")
         target = resolve_device(device)
         listing = list_inputs(gather_inputs(inputs, input_flag))
         for message in listing.skipped:
             warn(message)
-        images = {path: read_image(path) for path in listing.images}
+        images = {path: read_image(path, what="srx degrade") for path in listing.images}
         kind, net = load_degrader(weights)
         reference_image = None
         if kind == "ddnsr":
@@ -216,6 +236,8 @@ def degrade(
                 raise ConfigError("a DDNSR degradation network needs --reference: a real LR photo of the target camera")
             if options.tile:
                 raise ConfigError("a DDNSR degradation network runs whole images: drop --tile")
+            for path, image in images.items():  # DDNSR runs whole images: refuse big ones before any work
+                check_pixel_limit(path, image.width, image.height, MAX_DDNSR_MEGAPIXELS, "DDNSR degradation")
             reference_image = read_image(reference)
         elif reference is not None:
             raise ConfigError("--reference is only used with DDNSR checkpoints; a DSN takes the HR image alone")

@@ -140,7 +140,9 @@ def zero_shot(
         from ..engine.zero_shot.pipeline import Hooks, validate_input, zero_shot_image
         from ..files import list_inputs, output_extension, plan_outputs, shard
         from ..image_io import check_output_format
+        from ..runtime.device import resolve_device
         from ..runtime.dist import init_from_env, shutdown
+        from ..validation import check_name_part, check_output_file
         from ._progress import CommandProgress, format_losses
 
         config = ZeroShotConfig(
@@ -153,6 +155,11 @@ def zero_shot(
             device=device,
             tile=tile,
         )
+        resolve_device(config.device)  # an unknown or absent device is refused before any image is read
+        if json_path is not None:
+            check_output_file(json_path, "--json")  # found now, not after hours of training
+        if suffix:
+            check_name_part("--suffix", suffix)
         listing = list_inputs(gather_inputs(inputs, input_flag))
         for message in listing.skipped:
             warn(message)

@@ -18,9 +18,14 @@ from ..archs import ModelDescriptor
 from ..errors import ConfigError, ImageSizeError
 from ..image_io import ImageData, ensure_writable_dir, output_bit_depth, read_image, write_image
 from ..ops.tiling import auto_tile_size, upscale_tiled
+from ..validation import MAX_SIDE, check_int, check_positive_float
 from .postprocess import from_network_output, to_network_input
 
 MAX_INPUT_MEGAPIXELS = 50.0
+
+
+MAX_OUTSCALE = 16.0
+MAX_TILE_PAD = 1024
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,14 @@ class RunOptions:
     tile_pad: int | None = None  # None = the architecture's safe default
     half: bool = False
     outscale: float | None = None  # final scale; None = the network's own
+
+    def __post_init__(self) -> None:
+        if self.tile is not None:
+            check_int("--tile", self.tile, low=0, high=MAX_SIDE, hint="0 turns tiling off")
+        if self.tile_pad is not None:
+            check_int("--tile-pad", self.tile_pad, low=0, high=MAX_TILE_PAD)
+        if self.outscale is not None:
+            check_positive_float("--outscale", self.outscale, high=MAX_OUTSCALE)
 
 
 @dataclass
@@ -103,7 +116,7 @@ def upscale_file(
 ) -> RunResult:
     if skip_existing and output_path.exists():
         return RunResult(str(input_path), str(output_path), (0, 0), (0, 0), 0.0, skipped=True)
-    image = read_image(input_path)
+    image = read_image(input_path, max_megapixels=MAX_INPUT_MEGAPIXELS, what="srx run")
     check_run_input(image, input_path)
     ensure_writable_dir(output_path.parent)
     start = time.perf_counter()

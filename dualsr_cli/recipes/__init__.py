@@ -11,6 +11,8 @@ Recipes are one module each (``dada``, ``dasr``, ``ddnsr``); ``PLANS`` maps a me
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,10 +25,12 @@ from ..errors import CheckpointError, ConfigError
 from ..metrics.lpips import load_lpips
 from ..runtime.device import configure_determinism, resolve_device
 from ..runtime.dist import init_from_env, shutdown
+from ..validation import check_output_dir
 from .config import AdaptConfig
 from .context import StageContext
-from .data import ImageCache, load_cross_camera, load_paper_mode
+from .data import ImageCache, check_patch_fits, load_cross_camera, load_paper_mode
 from .job import Cadence, JobHooks, RunDirectory, run_stage
+from .losses import require_vgg19
 
 Payloads = dict[str, dict[str, Any]]
 
@@ -179,26 +183,16 @@ SOURCE_WEIGHTS = {"dada": ("cdc", "circle"), "dasr": ("rrdb",), "ddnsr": ("rrdb"
 
 
 def run_adapt(config: AdaptConfig, hooks: JobHooks | None = None) -> AdaptResult:
+    """Run (or ``--resume``) one adaptation job; everything a user can get wrong is refused before it starts."""
     hooks = hooks or JobHooks()
     note = hooks.note or (lambda text: None)
     dist = init_from_env()
+    out = Path(config.out)
+    created_out = not os.path.lexists(out)
+    run_dir = RunDirectory(out, dist)
     try:
         device = resolve_device(config.device)
         configure_determinism(device)
-        if config.layout == "drealsr":
-            data = load_cross_camera(config.data, config.source, config.target, scale=config.scale, val=config.val)
-        else:
-            data = load_paper_mode(config.data, config.layout, Path(config.out) / "cache" / "x_s", scale=config.scale,
-                                   is_main=dist.is_main)  # fmt: skip
-            dist.barrier()
-        if config.select_on == "test" and not data.target_test:
-            raise ConfigError("--select-on test needs target test pairs (Test_x4) and none were found")
-        if dist.is_main:
-            note(data.summary())
-        if config.source_weights and not SOURCE_WEIGHTS[config.method]:
-            raise ConfigError(f"--source-weights is not used by --method {config.method}")
-        start = (_checkpoint_state(config.source_weights, SOURCE_WEIGHTS[config.method], config.method)
-                 if config.source_weights else None)  # fmt: skip
         if config.method == "fda" and config.layout == "drealsr":
             config = config.with_deviation("fda cross-camera mode: the source domain is a real camera's LR/HR pairs, "
                                            "while the paper's is presumably synthetic bicubic pairs")  # fmt: skip
@@ -209,8 +203,26 @@ def run_adapt(config: AdaptConfig, hooks: JobHooks | None = None) -> AdaptResult
         if config.select_on == "test":
             config = config.with_deviation("model selection on the target test images (--select-on test), as the "
                                            "official code; test numbers are then optimistic")  # fmt: skip
-        run_dir = RunDirectory(config.out, dist)
-        run_dir.write_config({**config.to_dict(), "world_size": dist.world_size}, resume=config.resume)
+        check_output_dir(out, "--out")
+        run_dir.begin({**config.to_dict(), "world_size": dist.world_size}, resume=config.resume)
+        if config.source_weights and not SOURCE_WEIGHTS[config.method]:
+            raise ConfigError(f"--source-weights is not used by --method {config.method}")
+        if config.perceptual == "vgg":
+            require_vgg19()
+        if config.layout == "drealsr":
+            data = load_cross_camera(config.data, config.source, config.target, scale=config.scale, val=config.val)
+        else:
+            data = load_paper_mode(config.data, config.layout, out / "cache" / "x_s", scale=config.scale,
+                                   is_main=dist.is_main)  # fmt: skip
+            dist.barrier()
+        if config.patch_size is not None:
+            check_patch_fits([*data.source_train, *data.target_train], config.patch_size)
+        if config.select_on == "test" and not data.target_test:
+            raise ConfigError("--select-on test needs target test pairs (Test_x4) and none were found")
+        if dist.is_main:
+            note(data.summary())
+        start = (_checkpoint_state(config.source_weights, SOURCE_WEIGHTS[config.method], config.method)
+                 if config.source_weights else None)  # fmt: skip
         for text in config.deviations:
             run_dir.log({"deviation": text})
             note(f"deviation: {text}")
@@ -254,5 +266,9 @@ def run_adapt(config: AdaptConfig, hooks: JobHooks | None = None) -> AdaptResult
                                                 lpips=lpips)  # fmt: skip
             run_dir.log({"test": test})
         return AdaptResult(str(config.out), exports, test, config.deviations)
+    except BaseException:
+        if not run_dir.committed and created_out and dist.is_main and out.is_dir():
+            shutil.rmtree(out, ignore_errors=True)  # made by this run for its cache alone; nothing started
+        raise
     finally:
         shutdown(dist)

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..validation import MAX_BATCH, MAX_ITERATIONS, MAX_SIDE, check_int, check_seed, check_weight
 
 METHODS = ("dada", "dasr", "ddnsr", "fda")
 LAYOUTS = ("drealsr", "aim2019", "ntire2020")
@@ -54,20 +55,40 @@ class AdaptConfig:
             )
         if self.fda_losses not in ("full", "rec"):
             raise ConfigError("--fda-losses must be full or rec")
-        if not self.fda_lambda_align >= 0:
-            raise ConfigError("--fda-lambda-align must be a number >= 0")
+        check_weight("--fda-lambda-align", self.fda_lambda_align)
         if self.method != "fda" and (self.fda_losses != "full" or self.fda_lambda_align != FDA_LAMBDA_ALIGN):
             raise ConfigError("--fda-losses and --fda-lambda-align exist for --method fda only")
         if self.select_on not in ("val", "test"):
             raise ConfigError("--select-on must be val or test")
+        if self.perceptual not in ("vgg", "none"):
+            raise ConfigError(f"unknown --perceptual '{self.perceptual}' (use vgg or none)")
         if self.preset not in ("paper", "smoke"):
             raise ConfigError("--preset must be paper or smoke")
         if self.scale != 4:
             raise ConfigError("srx adapt trains x4 models (DRealSR x4, as DADA/DASR/DDNSR)")
-        for name in ("iters", "batch_size", "patch_size"):
+        limits = {"iters": MAX_ITERATIONS, "batch_size": MAX_BATCH, "patch_size": MAX_SIDE}
+        for name, high in limits.items():
             value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1")
+            if value is not None:
+                check_int(f"--{name.replace('_', '-')}", value, low=1, high=high)
+        check_seed("--seed", self.seed)
+        selects_on_val = self.layout == "drealsr" and self.select_on == "val"
+        check_int(
+            "--val",
+            self.val,
+            low=1 if selects_on_val else 0,
+            high=1_000_000,
+            hint="it counts the target training pairs held out for model selection",
+        )
+        for name in ("eval_every", "save_every"):
+            check_int(
+                f"--{name.replace('_', '-')}",
+                getattr(self, name),
+                low=1,
+                high=MAX_ITERATIONS,
+                hint="it is an interval in iterations",
+            )
+        check_int("world size", self.world_size, low=1, high=1_000_000)
         if self.patch_size is not None and self.method == "dada" and self.patch_size % 16:
             raise ConfigError("DADA's CDC network needs --patch-size to be a multiple of 16")
 

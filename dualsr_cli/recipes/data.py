@@ -100,6 +100,19 @@ def load_cross_camera(root: str | Path, source: str, target: str, *, scale: int 
     )  # fmt: skip
 
 
+def check_patch_fits(pairs: list[Pair], lr_patch: int) -> None:
+    """Refuse, from the headers alone, a ``--patch-size`` larger than an LR training image."""
+    from ..image_io import read_header
+
+    for pair in pairs:
+        width, height = read_header(pair.lr)
+        if min(width, height) < lr_patch:
+            raise ConfigError(
+                f"--patch-size {lr_patch} is larger than the training image '{pair.lr}' ({width}x{height}); "
+                "use a smaller --patch-size"
+            )
+
+
 class ImageCache:
     """Decoded images as float32 CHW arrays, kept in memory up to a budget (training patches are small)."""
 

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from ..errors import ConfigError
+from ..errors import CheckpointError, ConfigError
 from ..image_io import atomic_output
 from ..runtime.dist import DistContext
 from .config import FDA_LAMBDA_ALIGN
@@ -58,13 +58,68 @@ class JobHooks:
     note: Callable[[str], None] | None = None
 
 
-KEYS_ADDED_LATER = {"fda_losses": "full", "fda_lambda_align": FDA_LAMBDA_ALIGN}
+KEYS_ADDED_LATER = {"fda_losses": "full", "fda_lambda_align": FDA_LAMBDA_ALIGN, "layout": "drealsr"}
+# Settings that decide what a run computes: --resume refuses to continue a run with any of them changed.
+RESUME_MUST_MATCH = (
+    "method",
+    "data",
+    "source",
+    "target",
+    "scale",
+    "world_size",
+    "layout",
+    "preset",
+    "seed",
+    "batch_size",
+    "patch_size",
+    "val",
+    "select_on",
+    "protocol",
+    "perceptual",
+    "source_weights",
+    "fda_losses",
+    "fda_lambda_align",
+)
+# What --resume may change: the schedule's length (to extend a run), the cadence of validation and
+# checkpoints, and where it computes. Anything else in config.json is recorded, not compared.
+RESUME_MAY_CHANGE = ("iters", "eval_every", "save_every", "device")
+
+
+def read_recorded_config(path: Path) -> dict[str, Any]:
+    """config.json of an earlier run; a file that is not a JSON object is one clear error."""
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        reason = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
+        raise ConfigError(
+            f"cannot read '{path}': not a valid srx adapt config.json ({reason}); move the run "
+            "directory aside or choose another --out"
+        ) from None
+    if not isinstance(recorded, dict):
+        raise ConfigError(
+            f"cannot read '{path}': not a valid srx adapt config.json (not a JSON object); move the "
+            "run directory aside or choose another --out"
+        )
+    return recorded
 
 
 @dataclass
 class RunDirectory:
+    """``config.json``, ``log.jsonl`` and ``checkpoints/<stage>/`` of one job.
+
+    Nothing is written until the job has really started (``commit``: its first training step or
+    checkpoint). Until then config.json and the log records wait in memory, so a run that fails while
+    starting (a patch size too large, missing weights) leaves the directory as it was, and a failed
+    ``--resume`` leaves the recorded settings untouched. A directory whose run never wrote a checkpoint
+    counts as empty: the same command, corrected, starts afresh in it without ``--resume``.
+    """
+
     root: Path
     dist: DistContext = field(default_factory=DistContext)
+    _pending_config: dict[str, Any] | None = field(default=None, init=False, repr=False)
+    _pending_log: list[dict[str, Any]] = field(default_factory=list, init=False, repr=False)
+    _fresh_log: bool = field(default=False, init=False, repr=False)
+    committed: bool = field(default=True, init=False)
 
     @property
     def log_path(self) -> Path:
@@ -73,41 +128,89 @@ class RunDirectory:
     def stage_dir(self, stage: str) -> Path:
         return self.root / "checkpoints" / stage
 
-    def write_config(self, config: dict[str, Any], *, resume: bool) -> None:
-        """Write config.json; on --resume the recorded run must be the same job (method, data, cameras)."""
+    def has_checkpoints(self) -> bool:
+        folder = self.root / "checkpoints"
+        return folder.is_dir() and any(p.suffix in (".pt", ".json") for p in folder.rglob("*") if p.is_file())
+
+    def begin(self, config: dict[str, Any], *, resume: bool) -> None:
+        """Check that ``config`` may run in this directory; write nothing yet (see ``commit``).
+
+        A fresh run needs a directory without checkpoints. ``--resume`` needs a recorded run whose
+        settings in RESUME_MUST_MATCH equal the new ones.
+        """
         path = self.root / "config.json"
+        if self.root.exists() and not self.root.is_dir():
+            raise ConfigError(f"--out '{self.root}' is a file; give a folder for the run directory")
+        started = self.has_checkpoints()
         if path.exists():
-            old = json.loads(path.read_text())
-            if not resume:
+            old = read_recorded_config(path)
+            if resume:
+                for key in RESUME_MUST_MATCH:
+                    default = KEYS_ADDED_LATER.get(key)  # runs from before a key existed used its default
+                    recorded, wanted = old.get(key, default), config.get(key, default)
+                    if recorded != wanted:
+                        allowed = ", ".join("--" + k.replace("_", "-") for k in RESUME_MAY_CHANGE)
+                        raise ConfigError(
+                            f"cannot resume '{self.root}': its {key} is {recorded!r}, not {wanted!r}; "
+                            f"--resume may change only {allowed} (rerun with the recorded value, or start a new "
+                            "run in another --out)"
+                        )
+            elif started:
                 raise ConfigError(
                     f"'{self.root}' already holds a run; pass --resume to continue it or choose another --out"
                 )
-            for key in ("method", "data", "source", "target", "scale", "world_size", "fda_losses", "fda_lambda_align"):
-                recorded = old.get(key, KEYS_ADDED_LATER.get(key))  # runs started before a key existed used its default
-                if recorded != config.get(key):
-                    raise ConfigError(
-                        f"cannot resume '{self.root}': its {key} is {recorded!r}, not {config.get(key)!r}"
-                    )
+        elif resume and started:
+            raise ConfigError(f"cannot resume '{self.root}': it has checkpoints but no config.json")
         elif resume:
-            raise ConfigError(f"nothing to resume in '{self.root}' (no config.json)")
+            raise ConfigError(f"nothing to resume in '{self.root}' (no config.json); run without --resume")
+        elif started:
+            raise ConfigError(f"'{self.root}' holds checkpoints of another run; choose another --out")
+        self._pending_config = config
+        self._pending_log = []
+        self._fresh_log = not (resume and started)
+        self.committed = False
         # Every rank must have looked before rank 0 writes, or a slower rank finds rank 0's
         # fresh config.json and refuses the run as "already holds a run".
         self.dist.barrier()
-        if self.dist.is_main:
-            self.root.mkdir(parents=True, exist_ok=True)
-            with atomic_output(path) as tmp:
-                tmp.write_text(json.dumps(config, indent=2, default=str) + "\n")
+
+    def commit(self) -> None:
+        """The job has started: write config.json and the log records kept so far."""
+        if self.committed:
+            return
+        self.committed = True
+        if not self.dist.is_main:
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        with atomic_output(self.root / "config.json") as tmp:
+            tmp.write_text(json.dumps(self._pending_config, indent=2, default=str) + "\n")
+        if self._fresh_log and self.log_path.exists():
+            self.log_path.unlink()  # the log of an attempt that never reached a checkpoint
+        for record in self._pending_log:
+            self._append_log(record)
+        self._pending_log = []
+
+    def write_config(self, config: dict[str, Any], *, resume: bool) -> None:
+        """Check and write config.json at once (``begin`` then ``commit``)."""
+        self.begin(config, resume=resume)
+        self.commit()
         self.dist.barrier()
 
     def log(self, record: dict[str, Any]) -> None:
         if not self.dist.is_main:
             return
+        if not self.committed:
+            self._pending_log.append(record)
+            return
+        self._append_log(record)
+
+    def _append_log(self, record: dict[str, Any]) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("a") as handle:
             handle.write(json.dumps(record, default=float) + "\n")
 
     def save(self, stage: str, name: str, payload: dict[str, Any]) -> Path:
         path = self.stage_dir(stage) / f"{name}.pt"
+        self.commit()
         if self.dist.is_main:
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_output(path) as tmp:
@@ -116,12 +219,22 @@ class RunDirectory:
 
     def load(self, stage: str, name: str) -> dict[str, Any] | None:
         path = self.stage_dir(stage) / f"{name}.pt"
-        return torch.load(path, map_location="cpu", weights_only=True) if path.is_file() else None
+        if not path.is_file():
+            return None
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # truncated, corrupt or foreign file: torch raises several types
+            reason = str(exc).strip().splitlines()[0][:100] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(
+                f"cannot read checkpoint '{path}' ({reason}); delete it to redo that part of the "
+                "stage, or start a new run in another --out"
+            ) from None
 
     def done(self, stage: str) -> bool:
         return (self.stage_dir(stage) / "done.json").is_file()
 
     def mark_done(self, stage: str, summary: dict[str, Any]) -> None:
+        self.commit()
         if self.dist.is_main:
             with atomic_output(self.stage_dir(stage) / "done.json") as tmp:
                 tmp.write_text(json.dumps(summary, indent=2, default=float) + "\n")
@@ -221,6 +334,7 @@ def run_stage(stage: Stage, run_dir: RunDirectory, cadence: Cadence, *, resume: 
     tick = time.perf_counter()
     for iteration in range(start, stage.iterations):
         losses = stage.step(iteration)
+        run_dir.commit()  # the job has started: from now on its directory records it
         for key, value in losses.items():
             window.setdefault(key, []).append(value)
         done = iteration + 1

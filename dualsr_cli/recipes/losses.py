@@ -80,6 +80,17 @@ def discriminator_y(rgb: torch.Tensor) -> torch.Tensor:
     return (rgb * weights[None, :, None, None]).sum(dim=1, keepdim=True)
 
 
+def require_vgg19(weights: Path | None = None) -> Path:
+    """The VGG19 weights file the perceptual losses read; checked before a job starts, never downloaded."""
+    path = weights or Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE
+    if not path.is_file():
+        raise ConfigError(
+            f"the perceptual loss needs torchvision's VGG19 weights '{path.name}' in '{path.parent}' "
+            "(srx never downloads; copy the file there or set TORCH_HOME), or use --perceptual none for smoke runs"
+        )
+    return path
+
+
 class VGGFeatureLoss(nn.Module):
     """Distance between frozen VGG19 features (``features[: layer + 1]``) of ImageNet-normalised inputs.
 
@@ -95,12 +106,7 @@ class VGGFeatureLoss(nn.Module):
         self.distance = distance
         import torchvision
 
-        path = weights or Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE
-        if not path.is_file():
-            raise ConfigError(
-                f"the perceptual loss needs torchvision's VGG19 weights '{path.name}' in '{path.parent}' "
-                "(srx never downloads; copy the file there or set TORCH_HOME), or use --perceptual none for smoke runs"
-            )
+        path = require_vgg19(weights)
         features = torchvision.models.vgg19(weights=None).features
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)

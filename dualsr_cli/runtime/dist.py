@@ -35,6 +35,14 @@ class DistContext:
         if self.distributed:
             torch.distributed.barrier()
 
+    def from_main(self, value: object) -> object:
+        """Rank 0's ``value`` on every rank (e.g. an error found by rank 0 alone, so all ranks stop)."""
+        if not self.distributed:
+            return value
+        box = [value]
+        torch.distributed.broadcast_object_list(box, src=0)
+        return box[0]
+
 
 def init_from_env() -> DistContext:
     """Join the torchrun process group if launched by torchrun; otherwise a single-process context."""

@@ -86,3 +86,14 @@ def test_crop_plan_is_seeded_and_hr_draws_come_first():
 
 def test_shave_for_training_removes_border_and_odd_row_col():
     assert shave_for_training(np.zeros((101, 88, 3))).shape == (80, 68, 3)
+
+
+def test_grey_is_kernelgans_np_dot_to_the_last_bit():
+    """KernelGAN's rgb2gray is np.dot(im, [0.299, 0.587, 0.114]); matmul differs in the last bit on some pixels."""
+    from dualsr_cli.ops.crops import grey
+
+    image = np.random.default_rng(0).random((64, 64, 3))
+    official = np.dot(image, [0.299, 0.587, 0.114])
+    matmul = image @ np.array([0.299, 0.587, 0.114])
+    assert not np.array_equal(official, matmul)  # the two really differ, so this test can tell them apart
+    assert np.array_equal(grey(image), official)

@@ -5,6 +5,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 from ...errors import ConfigError
+from ...validation import (
+    MAX_BATCH,
+    MAX_SIDE,
+    check_int,
+    check_iterations,
+    check_positive_float,
+    check_seed,
+    check_weight,
+)
 
 DEFAULT_ITERS = 3000
 HR_CROP = 128
@@ -62,17 +71,19 @@ class ZeroShotConfig:
                 f"--scale {self.scale} is not supported yet: DualSR zero-shot is x2 only "
                 "(the official networks are built for x2; x4 is planned)"
             )
-        if self.iters < 1:
-            raise ConfigError(f"--iters must be at least 1 (got {self.iters})")
-        if self.batch_size < 1:
-            raise ConfigError(f"batch size must be at least 1 (got {self.batch_size})")
-        if self.hr_crop < MIN_HR_CROP or self.hr_crop % 4:
+        check_iterations("--iters", self.iters)
+        check_seed("--seed", self.seed)
+        check_int("batch size", self.batch_size, low=1, high=MAX_BATCH)
+        if self.hr_crop < MIN_HR_CROP or self.hr_crop % 4 or self.hr_crop > MAX_SIDE:
             raise ConfigError(f"HR crop must be a multiple of 4 and at least {MIN_HR_CROP} (got {self.hr_crop})")
         for name in ("lambda_cycle", "lambda_interp", "lambda_regularization"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"--{name.replace('_', '-')} must be non-negative")
-        if self.tile is not None and self.tile < 0:
-            raise ConfigError(f"--tile must be 0 (off) or a positive size (got {self.tile})")
+            check_weight(f"--{name.replace('_', '-')}", getattr(self, name))
+        for name in ("lr_g_up", "lr_g_dn", "lr_d_dn"):
+            check_positive_float(f"learning rate {name}", getattr(self, name), high=1.0)
+        if not 0 <= self.beta1 < 1:
+            raise ConfigError(f"Adam beta1 must be in [0, 1), got {self.beta1}")
+        if self.tile is not None:
+            check_int("--tile", self.tile, low=0, high=MAX_SIDE, hint="0 turns tiling off")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -120,8 +120,8 @@ def check_input_size(width: int, height: int, path: Path) -> None:
 
 def validate_input(path: Path) -> ImageData:
     """Decode ``path`` fully and check its size; a folder run calls this for every image before training."""
-    check_input_size(*read_header(path), path)
-    image = read_image(path)
+    check_input_size(*read_header(path, max_megapixels=MAX_INPUT_MEGAPIXELS, what="srx zero-shot"), path)
+    image = read_image(path, max_megapixels=MAX_INPUT_MEGAPIXELS, what="srx zero-shot")
     check_input_size(image.width, image.height, path)
     return image
 
@@ -270,9 +270,9 @@ def zero_shot_image(
     gt = load_ground_truth(Path(gt_path), sr_height, sr_width) if gt_path else None
     gt_kernel = load_kernel_mat(Path(gt_kernel_path)) if gt_kernel_path else None
     check_output_format(output_path, has_alpha=image.alpha is not None)
-    ensure_writable_dir(output_path.parent)
     device = resolve_device(config.device)
     configure_determinism(device)
+    ensure_writable_dir(output_path.parent)
 
     if output_bit_depth(output_path, image.bit_depth) < image.bit_depth:
         hooks.warning(f"{output_path.suffix} stores 8 bits per sample; the 16-bit input is written as 8-bit")
