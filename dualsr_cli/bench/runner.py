@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import ImageReadError, ImageSizeError
 from ..files import shard
-from ..image_io import ImageData, atomic_output, quantize, read_header, read_image, write_image
+from ..image_io import ImageData, atomic_output, read_header, read_image, write_image
 from ..metrics.kernel import kernel_error
 from ..metrics.lpips import LpipsMetric
 from ..metrics.protocols import evaluate
@@ -301,9 +301,8 @@ def run_benchmark(
             if save_images and out_dir is not None:
                 folder = out_dir / "images" / _safe_name(method.key)
                 folder.mkdir(parents=True, exist_ok=True)
-                depth = hr_image.bit_depth
-                write_image(folder / f"{_safe_name(pair.item)}.png", quantize(sr, depth) / ((1 << depth) - 1),
-                            bit_depth=depth)  # fmt: skip
+                write_image(folder / f"{_safe_name(pair.item)}.png", sr, bit_depth=hr_image.bit_depth,
+                            metadata=lr.metadata, scale=scale)  # fmt: skip
             if store is not None:
                 store.append(record)
             memory[record.key] = record

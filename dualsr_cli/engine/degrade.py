@@ -66,5 +66,6 @@ def degrade_file(
     ensure_writable_dir(output_path.parent)
     lr = degrade_pixels(net, to_network_input(image), device, reference)
     color, alpha = from_network_output(lr, image)
-    write_image(output_path, color, bit_depth=image.bit_depth, alpha=alpha)
+    write_image(output_path, color, bit_depth=image.bit_depth, alpha=alpha, metadata=image.metadata,
+                scale=color.shape[1] / image.width)  # fmt: skip
     return color.shape[1], color.shape[0]

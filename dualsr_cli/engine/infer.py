@@ -110,6 +110,7 @@ def upscale_file(
     upscaled = upscale_pixels(model, to_network_input(image), options, device, on_tile)
     height, width = final_size(model, image, options)
     color, alpha = from_network_output(upscaled, image, size=(height, width))
-    write_image(output_path, color, bit_depth=output_bit_depth(output_path, image.bit_depth), alpha=alpha)
+    write_image(output_path, color, bit_depth=output_bit_depth(output_path, image.bit_depth), alpha=alpha,
+                metadata=image.metadata, scale=options.outscale or model.scale)  # fmt: skip
     return RunResult(str(input_path), str(output_path), (image.width, image.height), (width, height),
                      time.perf_counter() - start)  # fmt: skip
