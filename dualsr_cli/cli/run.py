@@ -13,7 +13,11 @@ from ._progress import LiveBar
 
 RUN_HELP = "\n\n".join(
     [
-        "Upscale images with official pretrained checkpoints: dada, cdc, dasr, ddnsr or fda.",
+        "Upscale images with pretrained checkpoints: auto (the default when the method is left out), dada, cdc, "
+        "dasr, ddnsr or fda.",
+        "auto: srx recognises its own checkpoints (CDC, DADA, DDNSR, FDA, ESRGAN RRDBNet) and hands any other "
+        "to spandrel, which detects Real-ESRGAN compact, SwinIR, HAT, DAT, OmniSR, SPAN and many more; srx's "
+        "tiling, IO and device rules apply to all of them.",
         "dada: DADA (Xu et al., CVPR 2022) — the adapted up_t of a DADA checkpoint combined with the attention "
         "maps of the source model given by --maps-weights, as the official DADA test does. cdc: a CDC "
         "(Wei et al., ECCV 2020) or DADA stage-1/2 checkpoint alone. dasr: the SRN of DASR (ShuhangGu/DASR, "
@@ -38,6 +42,7 @@ DEGRADE_HELP = "\n\n".join(
 
 
 class Arch(StrEnum):
+    auto = "auto"
     dada = "dada"
     cdc = "cdc"
     dasr = "dasr"
@@ -53,13 +58,27 @@ class Ext(StrEnum):
     webp = "webp"
 
 
+def _complete_method(incomplete: str) -> list[str]:
+    return [a.value for a in Arch if a.value.startswith(incomplete)]
+
+
 def run(
-    arch: Annotated[Arch, typer.Argument(help="dada, cdc, dasr, ddnsr or fda.", show_default=False)],
-    inputs: Annotated[list[Path], typer.Argument(help="Images and/or folders of images.", show_default=False)],
+    method: Annotated[
+        str,
+        typer.Argument(
+            metavar="[METHOD]",
+            help="auto, dada, cdc, dasr, ddnsr or fda; left out, auto.",
+            show_default=False,
+            autocompletion=_complete_method,
+        ),
+    ],
     weights: Annotated[
         Path,
         typer.Option("--weights", "-w", help="Checkpoint to run (.pth/.pt/.tar/.safetensors).", show_default=False),
     ],
+    inputs: Annotated[
+        list[Path] | None, typer.Argument(help="Images and/or folders of images.", show_default=False)
+    ] = None,
     maps_weights: Annotated[
         Path | None,
         typer.Option(
@@ -124,7 +143,13 @@ def run(
         from ..image_io import read_image
         from ..runtime.device import describe, resolve_device
 
-        if arch is not Arch.dada and maps_weights is not None:
+        if method in {a.value for a in Arch}:
+            arch, inputs = Arch(method), list(inputs or [])
+        else:  # no method named: the first argument is an input
+            arch, inputs = Arch.auto, [Path(method), *(inputs or [])]
+        if not inputs:
+            raise ConfigError("no input images given: srx run [METHOD] IMAGE... -w WEIGHTS")
+        if arch not in (Arch.dada, Arch.auto) and maps_weights is not None:
             raise ConfigError("--maps-weights is only used by srx run dada")
         if outscale is not None and not 0 < outscale <= 16:
             raise ConfigError(f"--outscale must be in (0, 16], got {outscale}")
@@ -136,6 +161,8 @@ def run(
         for path, image in images.items():
             check_run_input(image, path)
         model = prepare(load_model(arch.value, weights, maps_path=maps_weights), target, half=half)
+        if arch is Arch.auto and not quiet:
+            stdout.print(f"{weights}: {model.name} x{model.scale}")
         scale = outscale or model.scale
         label = suffix if suffix is not None else f"x{scale:g}"
         extensions = []

@@ -64,6 +64,8 @@ def tile_size(model: ModelDescriptor, options: RunOptions, device: torch.device)
         if options.tile < 0:
             raise ConfigError(f"--tile must be 0 (off) or positive, got {options.tile}")
         return options.tile
+    if model.whole_image:
+        return 0
     return auto_tile_size(device, model.bytes_per_lr_pixel, multiple=max(model.size_multiple, 16))
 
 
