@@ -275,7 +275,17 @@ def _exif_dpi(exif) -> tuple[float, float] | None:
 
 
 def _portable_exif(exif) -> bytes | None:
-    """The part of a decoded EXIF (``PIL.Image.Exif``) worth carrying to a new file, as TIFF bytes."""
+    """The part of a decoded EXIF (``PIL.Image.Exif``) worth carrying to a new file, as TIFF bytes.
+
+    Metadata never stops an image from being read: an EXIF block Pillow cannot re-encode is dropped.
+    """
+    try:
+        return _portable_exif_bytes(exif)
+    except Exception:  # Pillow raises TypeError/ValueError/struct.error/OSError on malformed tag values
+        return None
+
+
+def _portable_exif_bytes(exif) -> bytes | None:
     from PIL import Image
 
     kept = Image.Exif()
@@ -476,23 +486,31 @@ class _OutputTags:
         dpi = None if metadata.dpi is None else (metadata.dpi[0] * scale, metadata.dpi[1] * scale)
         exif = None
         if metadata.exif:
-            from PIL import Image
-
-            source = Image.Exif()
-            source.load(metadata.exif)
-            exif = Image.Exif()
-            for tag, value in source.items():
-                if tag not in (_EXIF_IFD, _GPS_IFD):
-                    exif[tag] = value
-            gps = source.get_ifd(_GPS_IFD)
-            if gps:
-                exif[_GPS_IFD] = dict(gps)
-            exif[_EXIF_IFD] = {**source.get_ifd(_EXIF_IFD), _PIXEL_X_DIMENSION: width, _PIXEL_Y_DIMENSION: height}
-            exif[_EXIF_ORIENTATION_TAG] = 1
-            if dpi is not None:
-                exif[_X_RESOLUTION], exif[_Y_RESOLUTION], exif[_RESOLUTION_UNIT] = dpi[0], dpi[1], 2
-            exif = _exif_bytes(exif)
+            with contextlib.suppress(Exception):  # EXIF that Pillow cannot re-encode is dropped, never fatal
+                exif = _resized_exif(metadata.exif, width=width, height=height, dpi=dpi)
         return cls(exif=exif, icc_profile=metadata.icc_profile, dpi=dpi)
+
+
+def _resized_exif(data: bytes, *, width: int, height: int, dpi: tuple[float, float] | None) -> bytes | None:
+    """``data`` (TIFF-structured EXIF) stating this file's pixel size, orientation 1 and resolution."""
+    from PIL import Image
+
+    source = Image.Exif()
+    source.load(data)
+    if not len(source):
+        return None
+    exif = Image.Exif()
+    for tag, value in source.items():
+        if tag not in (_EXIF_IFD, _GPS_IFD):
+            exif[tag] = value
+    gps = source.get_ifd(_GPS_IFD)
+    if gps:
+        exif[_GPS_IFD] = dict(gps)
+    exif[_EXIF_IFD] = {**source.get_ifd(_EXIF_IFD), _PIXEL_X_DIMENSION: width, _PIXEL_Y_DIMENSION: height}
+    exif[_EXIF_ORIENTATION_TAG] = 1
+    if dpi is not None:
+        exif[_X_RESOLUTION], exif[_Y_RESOLUTION], exif[_RESOLUTION_UNIT] = dpi[0], dpi[1], 2
+    return _exif_bytes(exif)
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:
@@ -513,7 +531,7 @@ def _write_png(path: Path, samples: np.ndarray, tags: _OutputTags) -> None:
     if tags.icc_profile and (tags.icc_profile[16:20] == b"GRAY") == gray:  # libpng rejects a mismatched space
         chunks.append(_png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(tags.icc_profile)))
     if tags.dpi:
-        chunks.append(_png_chunk(b"pHYs", struct.pack(">IIB", *(round(d / 0.0254) for d in tags.dpi), 1)))
+        chunks.append(_png_chunk(b"pHYs", struct.pack(">IIB", *(max(1, round(d / 0.0254)) for d in tags.dpi), 1)))
     if tags.exif:
         chunks.append(_png_chunk(b"eXIf", tags.exif))
     if not chunks:
@@ -544,7 +562,7 @@ def _write_with_pillow(path: Path, samples: np.ndarray, tags: _OutputTags, *, jp
         image.save(path, "WEBP", lossless=True, exact=True, **options)
         return
     if tags.dpi:
-        options["dpi"] = tuple(round(d) for d in tags.dpi)
+        options["dpi"] = tuple(max(1, round(d)) for d in tags.dpi)
     image.save(path, "JPEG", quality=int(jpeg_quality), **options)
 
 
@@ -606,8 +624,13 @@ def _attach_sub_ifds(path: Path, sub_ifds: dict[int, dict]) -> None:
                 end += 1
             ifd = TiffImagePlugin.ImageFileDirectory_v2(ifh=header, group=pointer)
             for tag, value in values.items():
-                ifd[tag] = value
-            fh.write(ifd.tobytes(end))
+                with contextlib.suppress(TypeError, ValueError):
+                    ifd[tag] = value
+            try:
+                data = ifd.tobytes(end)
+            except (TypeError, ValueError, struct.error):
+                continue  # the placeholder stays an unknown private tag; the sub-IFD is dropped
+            fh.write(data)
             fh.seek(slots[pointer] - 8)  # the 12-byte entry: tag, type, count, value
             fh.write(struct.pack(f"{order}H", pointer))
             fh.seek(slots[pointer])

@@ -125,3 +125,14 @@ def test_multi_page_tiff_is_refused_in_one_line(tmp_path):
     tifffile.imwrite(tmp_path / "fstack.tif", float_stack, photometric="rgb")
     with pytest.raises(ImageReadError, match="multi-page"):
         read_image(tmp_path / "fstack.tif")
+
+
+def test_unreadable_exif_is_dropped_not_fatal(tmp_path):
+    rgb = photo("chelsea")[:20, :30] / 255.0
+    metadata = ImageMetadata(exif=b"MM\x00*garbage", dpi=(72.0, 72.0))
+    for ext in (".png", ".jpg", ".tif", ".webp"):
+        out = write_image(tmp_path / f"bad{ext}", rgb, metadata=metadata, scale=2)
+        with Image.open(out) as im:
+            assert EXIF_IFD not in im.getexif() and MAKE not in im.getexif()
+            if ext != ".webp":
+                assert im.info["dpi"] == pytest.approx((144, 144), rel=1e-4)
