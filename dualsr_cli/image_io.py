@@ -486,7 +486,8 @@ class _OutputTags:
         dpi = None if metadata.dpi is None else (metadata.dpi[0] * scale, metadata.dpi[1] * scale)
         exif = None
         if metadata.exif:
-            with contextlib.suppress(Exception):  # EXIF that Pillow cannot re-encode is dropped, never fatal
+            with contextlib.suppress(Exception), warnings.catch_warnings():  # bad EXIF is dropped, never fatal
+                warnings.simplefilter("ignore")
                 exif = _resized_exif(metadata.exif, width=width, height=height, dpi=dpi)
         return cls(exif=exif, icc_profile=metadata.icc_profile, dpi=dpi)
 

@@ -20,7 +20,8 @@ RUN_HELP = "\n\n".join(
         "tiling, IO and device rules apply to all of them.",
         "dada: DADA (Xu et al., CVPR 2022) — the adapted up_t of a DADA checkpoint combined with the attention "
         "maps of the source model given by --maps-weights, as the official DADA test does. cdc: a CDC "
-        "(Wei et al., ECCV 2020) or DADA stage-1/2 checkpoint alone. dasr: the SRN of DASR (ShuhangGu/DASR, "
+        "(Wei et al., ECCV 2020) or DADA stage-1/2 checkpoint alone (from a DADA checkpoint, up_t). dasr: the "
+        "SRN of DASR (ShuhangGu/DASR, "
         "Wei et al., CVPR 2021 — domain-distance aware training; not the other projects named DASR), an "
         "ESRGAN RRDBNet in any of its three key layouts. ddnsr: the RRDB reconstruction network of DDNSR "
         "(Li et al., 2023) as srx adapt writes it. fda: feature distribution alignment (Wang et al., ICCV 2021), "
@@ -66,8 +67,8 @@ def run(
     method: Annotated[
         str,
         typer.Argument(
-            metavar="[METHOD]",
-            help="auto, dada, cdc, dasr, ddnsr or fda; left out, auto.",
+            metavar="METHOD|INPUT",
+            help="auto, dada, cdc, dasr, ddnsr or fda; when left out (the first argument is an image or folder), auto.",
             show_default=False,
             autocompletion=_complete_method,
         ),
@@ -77,7 +78,8 @@ def run(
         typer.Option("--weights", "-w", help="Checkpoint to run (.pth/.pt/.tar/.safetensors).", show_default=False),
     ],
     inputs: Annotated[
-        list[Path] | None, typer.Argument(help="Images and/or folders of images.", show_default=False)
+        list[Path] | None,
+        typer.Argument(metavar="INPUTS", help="Images and/or folders of images.", show_default=False),
     ] = None,
     maps_weights: Annotated[
         Path | None,
