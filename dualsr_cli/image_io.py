@@ -65,9 +65,6 @@ class ImageMetadata:
     icc_profile: bytes | None = None
     dpi: tuple[float, float] | None = None
 
-    def __bool__(self) -> bool:
-        return bool(self.exif or self.icc_profile or self.dpi)
-
 
 def _cv2():
     # OpenCV logs decoder failures to stderr by itself; srx reports errors in one line of its own.
