@@ -54,7 +54,7 @@ def spandrel_output(path, image_path) -> np.ndarray:
     import spandrel
 
     model = spandrel.ModelLoader().load_from_file(path).eval()
-    pixels = read_image(image_path).rgb_float64()
+    pixels = read_image(image_path).rgb_float64()[:, :, : model.input_channels]
     sr = model(torch.from_numpy(pixels.transpose(2, 0, 1)[None].astype(np.float32)))
     return quantize(sr[0].permute(1, 2, 0).numpy(), 8)
 
@@ -133,3 +133,18 @@ def test_unknown_and_wrong_kind_checkpoints_are_one_line_errors(tmp_path, lr_pho
                               tmp_path / "compact.pth", "-o", tmp_path / "x.png"), "--maps-weights")  # fmt: skip
     assert_one_line_error(srx("run", "auto", "-w", tmp_path / "compact.pth"), "no input images")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_one_channel_spandrel_model_runs_on_gray_images(tmp_path):
+    from spandrel.architectures.Compact import Compact
+
+    torch.manual_seed(8)
+    torch.save({"params": Compact(num_in_ch=1, num_out_ch=1, num_feat=8, num_conv=2, upscale=2).state_dict()},
+               tmp_path / "gray.pth")  # fmt: skip
+    gray = write_image(tmp_path / "g.png", photo("camera")[200:232, 200:240, :1] / 255.0)
+    result = srx("run", gray, "-w", tmp_path / "gray.pth", "-o", tmp_path / "sr.png", "-t", "0")
+    assert result.returncode == 0, result.stderr
+    sr = read_image(tmp_path / "sr.png")
+    assert sr.is_gray and (sr.width, sr.height) == (80, 64)
+    difference = np.abs(sr.color[:, :, 0].astype(int) - spandrel_output(tmp_path / "gray.pth", gray)[:, :, 0])
+    assert difference.max() <= 1  # the RGB mean of a replicated gray differs from it by float rounding at most
