@@ -49,6 +49,13 @@ def span() -> torch.nn.Module:
     return SPAN(num_in_ch=3, num_out_ch=3, feature_channels=8, upscale=2).eval()
 
 
+def omnisr() -> torch.nn.Module:
+    from spandrel.architectures.OmniSR import OmniSR
+
+    torch.manual_seed(9)
+    return OmniSR(num_feat=16, block_num=1, window_size=4, res_num=1, up_scale=2).eval()
+
+
 def spandrel_output(path, image_path) -> np.ndarray:
     """What spandrel itself makes of the checkpoint, run on the whole image."""
     import spandrel
@@ -63,6 +70,7 @@ CASES = {  # name: (what to save, what `srx run` reports, scale)
     "realesrgan-compact-params": (lambda: {"params": compact().state_dict()}, "Compact", 4),
     "swinir-params-ema": (lambda: {"params_ema": swinir().state_dict()}, "SwinIR", 2),
     "span-bare": (lambda: span().state_dict(), "SPAN", 2),
+    "omnisr-bare": (lambda: omnisr().state_dict(), "OmniSR", 2),
 }
 
 
@@ -92,6 +100,14 @@ def test_old_style_esrgan_goes_to_srx_rrdb_loader_with_metadata_kept(tmp_path):
     dasr = srx("run", "dasr", camera, "-w", tmp_path / "RRDB_ESRGAN_x4.pth", "-o", tmp_path / "dasr.jpg", "-t", "0")
     assert dasr.returncode == 0, dasr.stderr
     assert (tmp_path / "sr.jpg").read_bytes() == (tmp_path / "dasr.jpg").read_bytes()
+    # spandrel recognises the file too (srx's loader is preferred) and computes the same image
+    import spandrel
+
+    assert spandrel.ModelLoader().load_from_file(tmp_path / "RRDB_ESRGAN_x4.pth").architecture.name == "ESRGAN"
+    srx("run", camera, "-w", tmp_path / "RRDB_ESRGAN_x4.pth", "-o", tmp_path / "sr.png", "-t", "0", "-q")
+    difference = np.abs(read_image(tmp_path / "sr.png").color.astype(int) - spandrel_output(
+        tmp_path / "RRDB_ESRGAN_x4.pth", camera).astype(int))  # fmt: skip
+    assert difference.max() <= 1
 
 
 def dada_checkpoint(path):
