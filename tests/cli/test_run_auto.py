@@ -164,3 +164,18 @@ def test_one_channel_spandrel_model_runs_on_gray_images(tmp_path):
     assert sr.is_gray and (sr.width, sr.height) == (80, 64)
     difference = np.abs(sr.color[:, :, 0].astype(int) - spandrel_output(tmp_path / "gray.pth", gray)[:, :, 0])
     assert difference.max() <= 1  # the RGB mean of a replicated gray differs from it by float rounding at most
+
+
+def test_bench_method_auto_runs_a_spandrel_checkpoint(tmp_path):
+    from dualsr_cli.bench.methods import MethodContext, build_method
+    from dualsr_cli.errors import ConfigError
+
+    torch.save(span().state_dict(), tmp_path / "span.pth")
+    method = build_method(f"auto:{tmp_path / 'span.pth'}", MethodContext(scale=2, device="cpu", tile=0))
+    lr = read_image(write_image(tmp_path / "lr.png", photo("chelsea")[:24, :20] / 255.0))
+    sr = method.upscale(lr).sr
+    assert sr.shape == (48, 40, 3)
+    expected = spandrel_output(tmp_path / "span.pth", tmp_path / "lr.png")
+    np.testing.assert_array_equal(quantize(sr, 8), expected)
+    with pytest.raises(ConfigError, match="x2 model"):
+        build_method(f"auto:{tmp_path / 'span.pth'}", MethodContext(scale=4, device="cpu"))
