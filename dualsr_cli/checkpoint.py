@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -44,7 +45,9 @@ def read_checkpoint(path: str | os.PathLike) -> object:
         except (SafetensorError, OSError, ValueError) as exc:
             raise CheckpointError(f"cannot read '{path}': not a valid .safetensors file ({_first_line(exc)})") from None
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns before refusing TorchScript archives; srx says it once
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if "Unsupported global" in str(exc):  # a class or function would have to be imported and run
             raise CheckpointError(
@@ -53,6 +56,11 @@ def read_checkpoint(path: str | os.PathLike) -> object:
             ) from None
         raise CheckpointError(f"cannot read '{path}': corrupt or not a PyTorch checkpoint") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError, KeyError) as exc:
+        if "TorchScript" in str(exc):
+            raise CheckpointError(
+                f"refusing to load '{path}': it is a TorchScript archive (compiled code) and srx loads weights "
+                "only; use the model's .pth or .safetensors state_dict"
+            ) from None
         detail = "" if isinstance(exc, KeyError) else f" ({_first_line(exc)})"  # a KeyError says only '101'
         raise CheckpointError(f"cannot read '{path}': truncated, corrupt or not a PyTorch checkpoint{detail}") from None
 

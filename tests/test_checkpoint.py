@@ -72,6 +72,13 @@ def test_pickled_code_is_refused(tmp_path, rrdb_state):
         read_checkpoint(tmp_path / "evil.pth")
 
 
+def test_torchscript_archives_are_refused_without_warnings(tmp_path, recwarn):
+    torch.jit.script(torch.nn.Conv2d(3, 3, 3)).save(tmp_path / "scripted.pt")
+    with pytest.raises(CheckpointError, match="TorchScript archive"):
+        read_checkpoint(tmp_path / "scripted.pt")
+    assert not [w for w in recwarn if "TorchScript" in str(w.message)]
+
+
 def test_broken_files_give_one_line_errors(tmp_path, rrdb_state):
     torch.save(rrdb_state, tmp_path / "full.pth")
     data = (tmp_path / "full.pth").read_bytes()

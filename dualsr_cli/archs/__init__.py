@@ -64,6 +64,7 @@ class ModelDescriptor:
     tile_pad: int = 24  # LR pixels of context per tile side (enough for <=1e-4 tile seams on tested nets)
     bytes_per_lr_pixel: int = 16 * 1024
     supports_half: bool = True
+    whole_image: bool = False  # run untiled unless --tile says otherwise (models that tile internally)
 
     def to(self, device: torch.device, dtype: torch.dtype = torch.float32) -> ModelDescriptor:
         self.module.to(device=device, dtype=dtype).eval()
@@ -149,9 +150,16 @@ def _fda_state(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def load_model(arch: str, path: str | Path, *, maps_path: str | Path | None = None) -> ModelDescriptor:
-    """Build the upscaler ``srx run <arch>`` runs: dada, cdc, dasr, ddnsr or fda."""
+    """Build the upscaler ``srx run <arch>`` runs: auto, dada, cdc, dasr, ddnsr or fda.
+
+    ``cdc`` takes a CDC checkpoint's ``up`` or, from a DADA checkpoint, the adapted ``up_t`` alone.
+    """
+    if arch == "auto":
+        from .auto import load_auto
+
+        return load_auto(path, maps_path=maps_path)
     if arch == "cdc":
-        net = build_cdc(state_from_file(path, prefer=("up",)), path)
+        net = build_cdc(state_from_file(path, prefer=("up", "up_t")), path)
         return ModelDescriptor("cdc", net, net.scale, net.upscale, size_multiple=16, tile_pad=32,
                                bytes_per_lr_pixel=48 * 1024)  # fmt: skip
     if arch == "dada":
@@ -174,7 +182,7 @@ def load_model(arch: str, path: str | Path, *, maps_path: str | Path | None = No
     if arch == "fda":
         net = build_fda(_fda_state(path), path)
         return ModelDescriptor("fda", net, net.scale, net, tile_pad=24, bytes_per_lr_pixel=24 * 1024)
-    raise CheckpointError(f"unknown architecture '{arch}' (srx run takes dada, cdc, dasr, ddnsr or fda)")
+    raise CheckpointError(f"unknown architecture '{arch}' (srx run takes auto, dada, cdc, dasr, ddnsr or fda)")
 
 
 def load_degrader(path: str | Path) -> tuple[str, nn.Module]:

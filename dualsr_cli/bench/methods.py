@@ -120,7 +120,7 @@ class DualSRMethod:
 
 class PretrainedMethod:
     """A checkpoint run by ``srx run``'s engine: ``dasr:PATH``, ``cdc:PATH``, ``ddnsr:PATH``,
-    ``dada:PATH,maps=SOURCE_PATH``."""
+    ``dada:PATH,maps=SOURCE_PATH``, ``auto:PATH`` (any architecture ``srx run auto`` recognises)."""
 
     estimates_kernel = False
 
@@ -163,6 +163,7 @@ METHODS: dict[str, MethodFactory] = {
     "dasr": _pretrained("dasr"),
     "ddnsr": _pretrained("ddnsr"),
     "fda": _pretrained("fda"),
+    "auto": _pretrained("auto"),
 }
 
 

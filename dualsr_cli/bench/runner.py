@@ -23,14 +23,7 @@ import numpy as np
 
 from ..errors import ConfigError, ImageReadError, ImageSizeError, SrxError
 from ..files import shard
-from ..image_io import (
-    ImageData,
-    atomic_output,
-    quantize,
-    read_header,
-    read_image,
-    write_image,
-)
+from ..image_io import ImageData, atomic_output, quantize, read_header, read_image, sample_max, write_image
 from ..metrics.kernel import kernel_error
 from ..metrics.lpips import LpipsMetric
 from ..metrics.protocols import evaluate
@@ -532,8 +525,15 @@ def _evaluate(
             )
             if save_images and files is not None:
                 depth = hr_image.bit_depth
-                stored = quantize(sr, depth) / ((1 << depth) - 1)
-                write_image(files.sr_image(method.key, pair.item), stored, bit_depth=depth, mkdir=True)
+                stored = quantize(sr, depth) / sample_max(depth)
+                write_image(
+                    files.sr_image(method.key, pair.item),
+                    stored,
+                    bit_depth=depth,
+                    mkdir=True,
+                    metadata=lr.metadata,
+                    scale=scale,
+                )
                 if output.kernel is not None:
                     _save_kernel(files.estimated_kernel(method.key, pair.item), output.kernel)
             if store is not None:

@@ -36,10 +36,15 @@ from ._progress import CommandProgress
 
 RUN_HELP = "\n\n".join(
     [
-        "Upscale images with official pretrained checkpoints: dada, cdc, dasr, ddnsr or fda.",
+        "Upscale images with pretrained checkpoints: auto (the default when the method is left out), dada, cdc, "
+        "dasr, ddnsr or fda.",
+        "auto: srx recognises its own checkpoints (CDC, DADA, DDNSR, FDA, ESRGAN RRDBNet) and hands any other "
+        "to spandrel, which detects Real-ESRGAN compact, SwinIR, HAT, DAT, OmniSR, SPAN and many more; srx's "
+        "tiling, IO and device rules apply to all of them.",
         "dada: DADA (Xu et al., CVPR 2022) — the adapted up_t of a DADA checkpoint combined with the attention "
         "maps of the source model given by --maps-weights, as the official DADA test does. cdc: a CDC "
-        "(Wei et al., ECCV 2020) or DADA stage-1/2 checkpoint alone. dasr: the SRN of DASR (ShuhangGu/DASR, "
+        "(Wei et al., ECCV 2020) or DADA stage-1/2 checkpoint alone (from a DADA checkpoint, up_t). dasr: the "
+        "SRN of DASR (ShuhangGu/DASR, "
         "Wei et al., CVPR 2021 — domain-distance aware training; not the other projects named DASR), an "
         "ESRGAN RRDBNet in any of its three key layouts. ddnsr: the RRDB reconstruction network of DDNSR "
         "(Li et al., 2023) as srx adapt writes it. fda: feature distribution alignment (Wang et al., ICCV 2021), "
@@ -61,6 +66,7 @@ DEGRADE_HELP = "\n\n".join(
 
 
 class Arch(StrEnum):
+    auto = "auto"
     dada = "dada"
     cdc = "cdc"
     dasr = "dasr"
@@ -84,12 +90,25 @@ def _extensions(images: dict, out: Path, ext: Ext) -> list[str]:
     ]
 
 
+def _complete_method(incomplete: str) -> list[str]:
+    return [a.value for a in Arch if a.value.startswith(incomplete)]
+
+
 def run(
-    arch: Annotated[Arch, typer.Argument(help="dada, cdc, dasr, ddnsr or fda.", show_default=False)],
     weights: Annotated[
         Path,
         typer.Option("--weights", "-w", help="Checkpoint to run (.pth/.pt/.tar/.safetensors).", show_default=False),
     ],
+    method: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="METHOD|INPUT",
+            help="auto, dada, cdc, dasr, ddnsr or fda; when left out (the first argument is an image or folder, "
+            "or inputs come with -i), auto.",
+            show_default=False,
+            autocompletion=_complete_method,
+        ),
+    ] = None,
     inputs: InputsArgument = None,
     input_flag: InputOption = None,
     maps_weights: Annotated[
@@ -121,7 +140,13 @@ def run(
         from ..runtime.device import describe, resolve_device
         from ..validation import check_name_part, check_output_file
 
-        if arch is not Arch.dada and maps_weights is not None:
+        if method in {a.value for a in Arch}:
+            arch, positional = Arch(method), list(inputs or [])
+        elif method is None:  # only -i/--input inputs
+            arch, positional = Arch.auto, list(inputs or [])
+        else:  # no method named: the first argument is an input
+            arch, positional = Arch.auto, [Path(method), *(inputs or [])]
+        if arch not in (Arch.dada, Arch.auto) and maps_weights is not None:
             raise ConfigError("--maps-weights is only used by srx run dada")
         if outscale is not None and not 0 < outscale <= 16:
             raise ConfigError(f"--outscale must be in (0, 16], got {outscale}")
@@ -132,7 +157,7 @@ def run(
         if json_path is not None:
             check_output_file(json_path, "--json")
         target = resolve_device(device)
-        listing = list_inputs(gather_inputs(inputs, input_flag))
+        listing = list_inputs(gather_inputs(positional, input_flag))
         for message in listing.skipped:
             warn(message)
         images = {  # headers checked against the size limit first; every image decoded before a model loads
@@ -149,12 +174,15 @@ def run(
         if suffix is not None or options.outscale is not None or is_file_target(out):
             plan(options.outscale or 1.0)  # the names do not depend on the model: refuse a bad plan before loading it
         model = prepare(load_model(arch.value, weights, maps_path=maps_weights), target, half=options.half)
-        outputs = plan(options.outscale or model.scale)
         report = report_console(json_path)
+        if arch is Arch.auto and not quiet:
+            report.print(f"{weights}: {model.name} x{model.scale}")
+        outputs = plan(options.outscale or model.scale)
         summary = {
             "srx_version": __version__,
             "command": "run",
             "arch": arch.value,
+            "model": model.name,
             "weights": str(weights),
             "device": str(target),
             "scale": model.scale,

@@ -112,7 +112,14 @@ def degrade_file(
     start = time.perf_counter()
     lr = degrade_pixels(net, to_network_input(image), device, reference, options, on_tile)
     color, alpha = from_network_output(lr, image)
-    write_image(output_path, color, bit_depth=output_bit_depth(output_path, image.bit_depth), alpha=alpha)
+    write_image(
+        output_path,
+        color,
+        bit_depth=output_bit_depth(output_path, image.bit_depth),
+        alpha=alpha,
+        metadata=image.metadata,
+        scale=color.shape[1] / image.width,
+    )
     return DegradeResult(
         str(input_path),
         str(output_path),

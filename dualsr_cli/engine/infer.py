@@ -77,6 +77,8 @@ def tile_size(model: ModelDescriptor, options: RunOptions, device: torch.device)
         if options.tile < 0:
             raise ConfigError(f"--tile must be 0 (off) or positive, got {options.tile}")
         return options.tile
+    if model.whole_image:
+        return 0
     return auto_tile_size(device, model.bytes_per_lr_pixel, multiple=max(model.size_multiple, 16))
 
 
@@ -123,6 +125,7 @@ def upscale_file(
     upscaled = upscale_pixels(model, to_network_input(image), options, device, on_tile)
     height, width = final_size(model, image, options)
     color, alpha = from_network_output(upscaled, image, size=(height, width))
-    write_image(output_path, color, bit_depth=output_bit_depth(output_path, image.bit_depth), alpha=alpha)
+    write_image(output_path, color, bit_depth=output_bit_depth(output_path, image.bit_depth), alpha=alpha,
+                metadata=image.metadata, scale=options.outscale or model.scale)  # fmt: skip
     return RunResult(str(input_path), str(output_path), (image.width, image.height), (width, height),
                      time.perf_counter() - start)  # fmt: skip

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..image_io import quantize
+from ..image_io import quantize, sample_max
 from .color import y_channel_matlab
 from .psnr import psnr, shave
 from .ssim import WINDOW, _gaussian_taps, ssim
@@ -74,7 +74,7 @@ def evaluate(sr: np.ndarray, hr: np.ndarray, *, protocol: str, scale: int, bit_d
     if sr.shape != hr.shape:
         raise ValueError(f"SR {sr.shape} and HR {hr.shape} differ in size")
     if protocol == "matlab":
-        stored = quantize(sr, bit_depth).astype(np.float64) / ((1 << bit_depth) - 1)
+        stored = quantize(sr, bit_depth).astype(np.float64) / sample_max(bit_depth)
         y_sr, y_hr = shave(y_channel_matlab(stored), scale), shave(y_channel_matlab(hr), scale)
         return Scores(psnr(y_sr, y_hr), ssim(y_sr, y_hr))
     if protocol == "cdc":

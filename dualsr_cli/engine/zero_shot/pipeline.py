@@ -16,6 +16,7 @@ import torch
 
 from ...errors import ImageReadError, ImageSizeError, ImageWriteError
 from ...image_io import (
+    FLOAT_BIT_DEPTH,
     ImageData,
     atomic_output,
     check_output_format,
@@ -24,6 +25,7 @@ from ...image_io import (
     quantize,
     read_header,
     read_image,
+    sample_max,
     write_image,
 )
 from ...metrics.kernel import kernel_error
@@ -274,12 +276,16 @@ def zero_shot_image(
     configure_determinism(device)
     ensure_writable_dir(output_path.parent)
 
-    if output_bit_depth(output_path, image.bit_depth) < image.bit_depth:
-        hooks.warning(f"{output_path.suffix} stores 8 bits per sample; the 16-bit input is written as 8-bit")
+    stored_depth = output_bit_depth(output_path, image.bit_depth)
+    if stored_depth < image.bit_depth:
+        source = "float32" if image.bit_depth == FLOAT_BIT_DEPTH else f"{image.bit_depth}-bit"
+        hooks.warning(f"{output_path.suffix} stores {stored_depth} bits per sample; the {source} input is written "
+                      f"as {stored_depth}-bit")  # fmt: skip
 
     result = super_resolve(image, config, device, hooks=hooks, name=input_path.name)
     trainer, color, kernel = result.trainer, result.color, result.kernel
-    write_image(output_path, color, bit_depth=image.bit_depth, alpha=result.alpha)
+    write_image(output_path, color, bit_depth=image.bit_depth, alpha=result.alpha, metadata=image.metadata,
+                scale=config.scale)  # fmt: skip
     write_kernel_mat(kernel_mat, kernel)
     if kernel_image is not None:
         from ...report import kernel_figure
@@ -291,7 +297,7 @@ def zero_shot_image(
     metrics: dict[str, object] = {}
     if gt is not None:
         depth = output_bit_depth(output_path, image.bit_depth)
-        written = quantize(color, depth).astype(np.float64) / ((1 << depth) - 1)
+        written = quantize(color, depth).astype(np.float64) / sample_max(depth)
         if written.shape[2] != gt.shape[2]:  # gray vs colour: compare both as RGB
             written, gt = (
                 np.broadcast_to(written, (*written.shape[:2], 3)),
