@@ -1,4 +1,4 @@
-"""CDC's HourGlass up-sampler (Wei et al., ECCV 2020), the network DADA adapts (reference ``dada.md`` §1–2).
+"""CDC's HourGlass up-sampler (Wei et al., ECCV 2020), the network DADA adapts (``docs/cdc-dada.md`` §1–2).
 
 Six hourglass blocks on LR features; three of them feed a flat, an edge and a corner branch, each with an
 SR head and an attention head; the final SR is the per-channel softmax-weighted sum of the three branch

@@ -1,4 +1,4 @@
-"""DASR's down-sampling network DSN (``De_resnet``; also DADA's down-sampler), reference ``dasr.md`` §2.1.
+"""DASR's down-sampling network DSN (``De_resnet``; also DADA's down-sampler), ``docs/dasr.md`` §2.
 
 HR in, realistic LR out: conv+PReLU, 8 residual blocks, log2(scale) stride-2 conv+PReLU, conv, sigmoid.
 No global skip and no resize layer. Output side = ceil(side / 2) per stride-2 conv.

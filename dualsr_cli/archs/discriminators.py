@@ -1,10 +1,10 @@
 """Discriminators of the adaptation recipes, with the official key names.
 
 - ``NLayerDiscriminator``: pix2pix PatchGAN. DADA uses n_layers 3 (InstanceNorm without affine, biases on
-  every conv; keys ``model.0/2/5/8/11``, reference ``dada.md`` §3.2); DASR's SRN uses n_layers 2 with
-  bias-free middle convs (``dasr.md`` §3.3).
+  every conv; keys ``model.0/2/5/8/11``, ``docs/cdc-dada.md`` §4); DASR's SRN uses n_layers 2 with
+  bias-free middle convs (``docs/dasr.md`` §3).
 - ``FrequencyDiscriminator``: DASR's DSN discriminator (FSSR ``DiscriminatorBasic``) behind a high-pass
-  filter (Gaussian, average-pool or Haar wavelet), sigmoid output (``dasr.md`` §3.1).
+  filter (Gaussian, average-pool or Haar wavelet), sigmoid output (``docs/dasr.md`` §3).
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ class FrequencyDiscriminator(nn.Module):
 def domain_distance_map(d_out: torch.Tensor, *, box: int = 17) -> torch.Tensor:
     """DASR's DDM for the FSD: each pixel the mean of the D outputs whose receptive field covers it.
 
-    For the FSD this is exactly a ``box`` x ``box`` mean with border renormalisation (reference §3.5).
+    For the FSD this is exactly a ``box`` x ``box`` mean with border renormalisation (``docs/dasr.md`` §4).
     """
     return F.avg_pool2d(d_out, box, stride=1, padding=box // 2, count_include_pad=False)
 

@@ -1,6 +1,6 @@
 """Feature distribution alignment SR (Wang et al., ICCV 2021): the networks srx builds for it.
 
-The paper (a poster, in our sources) fixes no architecture; srx follows reference ``fda.md`` §6.1:
+The paper (a poster, in our sources) fixes no architecture; srx's choices, ``docs/fda.md`` §3:
 
 - ``Encoder`` E: five 3x3 convs (3→64, then 64→64), LeakyReLU 0.2 between them, features at LR size.
 - ``RRDBNet(in_nc=64)`` as G_SR (srx's RRDB, original ESRGAN key layout) on E's features.

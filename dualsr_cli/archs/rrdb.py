@@ -1,7 +1,7 @@
 """ESRGAN's RRDBNet (DASR's SRN, DDNSR's reconstruction net) in the original sequential key layout.
 
 srx keeps the layout of the original ESRGAN / DASR checkpoints (``model.0``, ``model.1.sub.N.RDBk.convj.0``,
-…) and renames the two later layouts into it on load (reference ``dasr.md`` §1.2, ``ecosystem.md`` §1d):
+…) and renames the two later layouts into it on load (``docs/dasr.md`` §1, ``docs/checkpoints.md`` §3):
 
 - mmsr-era ESRGAN: ``conv_first``, ``RRDB_trunk.N.RDBk.convj``, ``trunk_conv``, ``upconv1/2``, ``HRconv``,
   ``conv_last``

@@ -1,4 +1,4 @@
-"""Find LR/HR pairs in the dataset layouts of the SR literature (reference ``ecosystem.md`` §3).
+"""Find LR/HR pairs in the dataset layouts of the SR literature (``docs/datasets.md``).
 
 Each layout is one small function that recognises its folder structure and pairs files by the layout's
 own naming rule; ``detect`` tries them in a fixed order. Pairs are sorted so every run, and every rank of
@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import ConfigError, ImageReadError
 from ..image_io import SUPPORTED_EXTENSIONS
 
-# DRealSR/DADA file prefixes -> camera (reference dada.md §5); IMG_ files are Canon too.
+# DRealSR/DADA file prefixes -> camera (docs/datasets.md §2); IMG_ files are Canon too.
 DREALSR_CAMERAS = {"panasonic": "Panasonic", "sony": "Sony", "canon": "Canon", "img": "Canon",
                    "p11": "Olympus", "dsc": "Nikon"}  # fmt: skip
 

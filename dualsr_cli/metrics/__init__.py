@@ -1,1 +1,1 @@
-"""Image-quality metrics with the conventions of the SR literature (reference ``dualsr.md`` §6)."""
+"""Image-quality metrics with the conventions of the SR literature (``docs/metrics.md``)."""

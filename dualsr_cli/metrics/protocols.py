@@ -2,7 +2,7 @@
 
 - ``matlab`` (default): RCAN's ``Evaluate_PSNR_SSIM.m`` as used by DualSR/KernelGAN — SR saved as
   integers, BT.601 studio Y not rounded, ``scale`` pixels shaved, SSIM (Gaussian 11x11) on that Y.
-- ``cdc``: EDSR/CDC/DADA code (reference ``dada.md`` §4.7) — float SR clamped to [0, 1], Y-PSNR of the
+- ``cdc``: EDSR/CDC/DADA code (``docs/metrics.md`` §2) — float SR clamped to [0, 1], Y-PSNR of the
   difference with weights (65.738, 129.057, 25.064)/256, ``scale`` shaved, peak 1; SSIM on RGB with zero
   padding, no shave. Use it to compare DRealSR numbers with DADA's Table 1.
 - ``realsr``: RealSR's ``Test.m`` — uint8 images cropped to a multiple of 4, rounded integer Y, no shave.

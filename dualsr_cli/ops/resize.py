@@ -4,7 +4,7 @@ Resizing is separable, so each axis becomes a dense (out_len, in_len) matrix of 
 image is resized as ``R @ image @ C.T``. That is exact to float64 rounding, runs on any torch device and
 is fast for the crop sizes of zero-shot training (the weight matrices are cached per size).
 
-Two boundary rules exist (reference ``dualsr.md`` §7):
+Two boundary rules exist (``docs/dualsr.md`` §9):
 
 - ``"symmetric"``: MATLAB's half-sample mirror with the edge repeated. Use it to match MATLAB.
 - ``"dualsr"``: the Python clone used by DualSR/KernelGAN casts negative tap indices to unsigned ints,

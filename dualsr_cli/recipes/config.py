@@ -11,7 +11,7 @@ from ..validation import MAX_BATCH, MAX_ITERATIONS, MAX_SIDE, check_int, check_s
 
 METHODS = ("dada", "dasr", "ddnsr", "fda")
 LAYOUTS = ("drealsr", "aim2019", "ntire2020")
-FDA_LAMBDA_ALIGN = 0.01  # FDA's alignment weight: srx's choice (fda.md §6, USR_DA's value); the poster gives none
+FDA_LAMBDA_ALIGN = 0.01  # FDA's alignment weight: srx's choice (docs/fda.md §4, USR_DA's value); the poster gives none
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,11 @@
-"""DADA (Xu et al., CVPR 2022): three stages, as reference ``dada.md`` §4 describes the official code.
+"""DADA (Xu et al., CVPR 2022): three stages, as ``docs/cdc-dada.md`` §5 describes the official code.
 
 1. ``1-source-cdc``: CDC on source pairs, component loss with L1 on the final output, Adam 2e-4,
    halved at 200k/400k/600k/800k iterations, batch 16.
 2. ``2-circle``: CDC + DeResnet down-sampler on source pairs, component loss with GW on the final output
    + L1(down(SR), LR), one Adam at a constant 1e-4, batch 8; selected on LR reconstruction.
 3. ``3-dada``: up_0 (frozen circle CDC, attention maps), up_s, up_t, down_s, down_t and four PatchGANs
-   (Y: d_s, d_t; RGB: d_sm, d_tm); losses and weights of §4.4; constant lr 1e-4, batch 2.
+   (Y: d_s, d_t; RGB: d_sm, d_tm); losses and weights of ``docs/cdc-dada.md`` §5; constant lr 1e-4, batch 2.
 
 Paper schedules: stage 1 1000 epochs, stage 2 600, stage 3 500, an epoch being one pass over the source
 (stages 1, 2) or target (stage 3) training patches. Selection uses the held-out target validation pairs
@@ -201,7 +201,7 @@ class DADAStage:
         for disc in self.d.values():
             disc.requires_grad_(True)
         d_losses = {}
-        real_fake = {  # (real, fake), reference dada.md §3.2; tensors of this step, detached
+        real_fake = {  # (real, fake) as docs/cdc-dada.md §4; tensors of this step, detached
             "d_s": (discriminator_y(sr_s_ins.detach()), discriminator_y(sr_t_ins.detach())),
             "d_t": (discriminator_y(sr_s_int.detach()), discriminator_y(sr_t_int.detach())),
             "d_sm": (sr_s_ins.detach(), sr_s_int.detach()),

@@ -1,6 +1,6 @@
 """DASR (ShuhangGu/DASR, Wei et al., CVPR 2021) in the cross-camera setting of the DADA paper.
 
-Reference ``dasr.md`` §4, with the roles of the Real→Real setting: the clean HR domain is the source
+``docs/dasr.md`` §5 (official configurations) and §6 (this recipe), with the roles of the Real→Real setting: the clean HR domain is the source
 camera's HR, the real LR domain is the target camera's LR.
 
 1. ``1-dsn``: DeResnet down-sampler G (source HR -> target-like LR) against a frequency-separation

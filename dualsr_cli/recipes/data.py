@@ -185,7 +185,7 @@ class PatchSampler:
         return lr_t, hr_t, used
 
 
-PAPER_LAYOUTS = {  # (real LR domain T, clean HR, validation LR, validation HR), reference fda.md §4
+PAPER_LAYOUTS = {  # (real LR domain T, clean HR, validation LR, validation HR), docs/fda.md §5, docs/datasets.md §7
     "aim2019": ("TrainingSource", "DIV2K_train_HR", "ValidationSource", "DIV2K_valid_HR"),
     "ntire2020": ("Corrupted-tr-x", "Corrupted-tr-y", "Corrupted-va-x", "DIV2K_valid_HR"),
 }

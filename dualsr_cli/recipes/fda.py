@@ -1,7 +1,7 @@
 """Feature distribution alignment SR (Wang et al., ICCV 2021) — srx's recipe.
 
-The paper survives only as a poster: it fixes the data flow and the loss formulas (reference ``fda.md``
-§1–2) but no architecture, weight or schedule. Everything else follows the proposals of ``fda.md`` §6:
+The paper survives only as a poster: it fixes the data flow and the loss formulas (``docs/fda.md`` §1–2)
+but no architecture, weight or schedule. Everything else is srx's choice (``docs/fda.md`` §3–6):
 
 - networks: encoder E (5 convs, 64 features at LR size), G_SR = RRDB-23 on E's features, G_t = DeResnet
   body (linear output), PatchGANs D_f (64 ch), D_t (LR images), D_SR (HR images);
@@ -36,7 +36,7 @@ from .losses import perceptual_loss
 
 PAPER = {"iters": 400_000, "batch": 8, "lr_patch": 64, "lr": 1e-4, "milestones": [200_000, 300_000]}
 LAMBDAS = {"rec": 1.0, "res": 1.0, "sty": 0.01, "idt": 0.01, "cyc": 1.0, "alpha": 0.01, "beta": 0.01}
-SMOKE_SIZES = {"nb": 2, "gt_blocks": 2}  # --preset smoke shrinks G_SR and G_t (fda.md §6.4)
+SMOKE_SIZES = {"nb": 2, "gt_blocks": 2}  # --preset smoke shrinks G_SR and G_t (docs/fda.md §4)
 # L_align's weight is AdaptConfig.fda_lambda_align (--fda-lambda-align)
 
 

@@ -1,4 +1,4 @@
-"""Key -> shape dumps of official checkpoints (tests/fixtures/keys, copied from the reference notes)."""
+"""Key -> shape dumps of official checkpoints (tests/fixtures/keys; sources in its README)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The Learner's learning-rate and lambda schedules (reference dualsr.md §2.4)."""
+"""The Learner's learning-rate and lambda schedules (docs/dualsr.md §5)."""
 
 from __future__ import annotations
 

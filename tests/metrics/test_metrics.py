@@ -1,4 +1,4 @@
-"""PSNR / SSIM against independent computations (MATLAB conventions of reference dualsr.md §6)."""
+"""PSNR / SSIM against independent computations (MATLAB conventions of docs/metrics.md §1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""MATLAB-compatible bicubic imresize against the fixed filters of reference dualsr.md §7."""
+"""MATLAB-compatible bicubic imresize against the fixed filters of docs/dualsr.md §9."""
 
 from __future__ import annotations
 

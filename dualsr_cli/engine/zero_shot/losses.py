@@ -1,4 +1,4 @@
-"""DualSR's loss terms and KernelGAN's kernel regulariser (reference ``dualsr.md`` §2.2).
+"""DualSR's loss terms and KernelGAN's kernel regulariser (``docs/dualsr.md`` §4).
 
 Every "mean" is over all elements, as ``nn.L1Loss``/``nn.MSELoss`` with reduction='mean'.
 """

@@ -1,4 +1,4 @@
-"""DualSR's Learner as plain functions (reference ``dualsr.md`` §2.4).
+"""DualSR's Learner as plain functions (``docs/dualsr.md`` §5).
 
 Learning rates are a pure function of the iteration. The regulariser weights depend on the history of
 the bicubic loss, so they are a small state updated after every iteration.
