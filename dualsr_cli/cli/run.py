@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
@@ -145,6 +146,9 @@ def run(
         elif method is None:  # only -i/--input inputs
             arch, positional = Arch.auto, list(inputs or [])
         else:  # no method named: the first argument is an input
+            if not os.path.lexists(method):
+                methods = ", ".join(a.value for a in Arch)
+                raise ConfigError(f"'{method}' is neither a method ({methods}) nor an existing image or folder")
             arch, positional = Arch.auto, [Path(method), *(inputs or [])]
         if arch not in (Arch.dada, Arch.auto) and maps_weights is not None:
             raise ConfigError("--maps-weights is only used by srx run dada")

@@ -1,7 +1,7 @@
 """DASR (ShuhangGu/DASR, Wei et al., CVPR 2021) in the cross-camera setting of the DADA paper.
 
-``docs/dasr.md`` §5 (official configurations) and §6 (this recipe), with the roles of the Real→Real setting: the clean HR domain is the source
-camera's HR, the real LR domain is the target camera's LR.
+``docs/dasr.md`` §5 (official configurations) and §6 (this recipe), with the roles of the Real→Real
+setting: the clean HR domain is the source camera's HR, the real LR domain is the target camera's LR.
 
 1. ``1-dsn``: DeResnet down-sampler G (source HR -> target-like LR) against a frequency-separation
    discriminator (average-pool high-pass, k 5, as the RealSR launcher); G loss = 1·L1 of the low

@@ -1,4 +1,4 @@
-"""Losses of the adaptation recipes (``docs/cdc-dada.md`` §6, ``docs/dasr.md`` §5, ``docs/ddnsr.md`` §3 / DDNSR paper §3)."""
+"""Losses of the adaptation recipes (``docs/cdc-dada.md`` §6, ``docs/dasr.md`` §5, ``docs/ddnsr.md`` §3)."""
 
 from __future__ import annotations
 

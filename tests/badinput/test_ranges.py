@@ -60,7 +60,7 @@ RUN = [
     case("suffix-slash", f"{RN} --suffix a/b", "--suffix"),
     case("suffix-dotdot", f"{RN} --suffix ..", "--suffix"),
     case("ext-bmp", f"{RN} --ext bmp", "--ext"),
-    case("arch-unknown", "run esrgan {photo} -w {text_weights} -o {out}", "arch"),
+    case("arch-unknown", "run esrgan {photo} -w {text_weights} -o {out}", "neither a method"),
     case("maps-weights-not-dada", f"{RN} --maps-weights {{text_weights}}", "--maps-weights"),
     case("weights-missing-option", "run dasr {photo} -o {out}", "--weights"),
     case("half-on-cpu", "run dasr {photo} -w {foreign_weights} --half --device cpu -o {out}"),
