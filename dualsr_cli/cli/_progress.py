@@ -67,13 +67,22 @@ class TrainingProgress(LiveBar):
         self.total = 0
         self.started = 0.0
         self.next_log = 0
+        self.stage: tuple[int, int, str] | None = None
+
+    def on_stage(self, stage: int, stages: int, what: str) -> None:
+        """The next ``on_start`` is stage ``stage`` of ``stages`` of the same image (x4 ``twice``)."""
+        self.stage = (stage, stages, what)
 
     def on_start(self, name: str, total: int) -> None:
-        self.image_index += 1
+        stage, self.stage = self.stage, None
+        if stage is None or stage[0] == 1:
+            self.image_index += 1
         self.total = total
         self.started = time.perf_counter()
         self.next_log = max(total // 10, 1)
         label = f"[{self.image_index}/{self.total_images}] {name}" if self.total_images > 1 else name
+        if stage is not None:
+            label += f" · stage {stage[0]}/{stage[1]} ({stage[2]})"
         if self.bar is not None:
             self.task = self.add(label, total)
         elif not self.quiet:

@@ -74,6 +74,14 @@ def _nearest_x2(values: np.ndarray) -> np.ndarray:
     return np.repeat(np.repeat(rounded, 2, axis=0), 2, axis=1)
 
 
+def _nearest(values: np.ndarray, factor: int, rows: int, cols: int) -> np.ndarray:
+    """``_nearest_x2`` for any integer factor, cut to (rows, cols)."""
+    if factor == 2:
+        return _nearest_x2(values)[:rows, :cols]
+    rounded = values.astype(np.float32).astype(np.float64)
+    return np.repeat(np.repeat(rounded, factor, axis=0), factor, axis=1)[:rows, :cols]
+
+
 def shave_for_training(image: np.ndarray, border: int = 10) -> np.ndarray:
     """Drop ``border`` pixels per side, then a last odd row/column (DataGenerator.shave_edges)."""
     shaved = image[border:-border, border:-border] if border else image
@@ -107,18 +115,23 @@ def plan_crops(
     samples: int,
     seed: int,
     boundary: Boundary = "dualsr",
+    scale: int = 2,
 ) -> CropPlan:
-    """Draw every HR (``hr_size``) and LR (``hr_size // 2``) crop corner for a training run.
+    """Draw every HR (``hr_size``) and LR (``hr_size // scale``) crop corner for a training run.
 
     As in the official code the HR draws come first from the same stream, so changing the number of
-    iterations leaves the HR sequence a prefix but changes every LR crop.
+    iterations leaves the HR sequence a prefix but changes every LR crop. At ``scale=4`` (srx's joint
+    x4) the HR crops favour what is textured after a x0.25 downscale, as x2 does after x0.5.
     """
-    lr_size = hr_size // 2
+    lr_size = hr_size // scale
     rows, cols = shaved.shape[:2]
     if rows < hr_size or cols < hr_size:
         raise ValueError(f"image {cols}x{rows} is smaller than the {hr_size}px crop")
     map_lr = gradient_map(shaved)
-    map_hr = _nearest_x2(gradient_map(imresize(shaved, 0.5, boundary=boundary)))
+    if scale == 2:
+        map_hr = _nearest_x2(gradient_map(imresize(shaved, 0.5, boundary=boundary)))
+    else:
+        map_hr = _nearest(gradient_map(imresize(shaved, 1.0 / scale, boundary=boundary)), scale, rows, cols)
     prob_hr = probability_map(map_hr, hr_size)
     prob_lr = probability_map(map_lr, lr_size)
     rng = np.random.RandomState(seed)
