@@ -41,6 +41,12 @@ def _clip_extreme(values: np.ndarray, percent: float) -> np.ndarray:
     return np.clip(values, v_min, v_max) - v_min
 
 
+def _share(values: np.ndarray) -> np.ndarray:
+    """``values / values.sum()``; all zeros for a flat image (where the official code divides 0 by 0)."""
+    total = values.sum()
+    return values / total if total > 0 else np.zeros_like(values)
+
+
 def gradient_map(image: np.ndarray, window: int = 5, percent: float = 0.97) -> np.ndarray:
     """KernelGAN's ``create_gradient_map`` of an (H, W, 3) float64 image in [0, 1]; mean of the map is 1.
 
@@ -54,9 +60,10 @@ def gradient_map(image: np.ndarray, window: int = 5, percent: float = 0.97) -> n
     magnitude = _zero_frame(magnitude, window)
     clipped_rows = _clip_extreme(abs_rows, percent)
     clipped_cols = _clip_extreme(abs_cols, percent)
-    combined = clipped_rows / clipped_rows.sum() + clipped_cols / clipped_cols.sum() + magnitude / magnitude.sum()
+    combined = _share(clipped_rows) + _share(clipped_cols) + _share(magnitude)
     blurred = _box_sum(combined, window) / window**2
-    return blurred / blurred.mean()
+    mean = blurred.mean()
+    return blurred / mean if mean > 0 else np.ones_like(blurred)  # flat image: every crop equally likely
 
 
 def probability_map(loss_map: np.ndarray, crop: int) -> np.ndarray:

@@ -86,3 +86,11 @@ def test_crop_plan_is_seeded_and_hr_draws_come_first():
 
 def test_shave_for_training_removes_border_and_odd_row_col():
     assert shave_for_training(np.zeros((101, 88, 3))).shape == (80, 68, 3)
+
+
+def test_flat_image_gives_a_uniform_map_instead_of_nan():
+    """A flat image (e.g. a saturated first x2 result that x4 'twice' trains on) must not divide 0 by 0."""
+    flat = np.full((100, 96, 3), 0.25)
+    assert np.array_equal(gradient_map(flat), np.ones((100, 96)))
+    plan = plan_crops(flat, hr_size=64, samples=4, seed=0)
+    assert plan.hr_corners.shape == (4, 2)
