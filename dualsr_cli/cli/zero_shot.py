@@ -79,7 +79,11 @@ def zero_shot(
     ] = None,
     iters: Annotated[
         int,
-        typer.Option("--iters", help="Training iterations per image (paper: 3000).", rich_help_panel="Training"),
+        typer.Option(
+            "--iters",
+            help="Training iterations per image (paper: 3000); x4 'twice' trains two runs of this many.",
+            rich_help_panel="Training",
+        ),
     ] = 3000,
     seed: Annotated[
         int, typer.Option("--seed", help="Seed for weights and crop sampling.", rich_help_panel="Training")
