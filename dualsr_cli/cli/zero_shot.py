@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from .._version import __version__
+from ..engine.zero_shot.config import DEFAULT_X4_METHOD
 from ..errors import ConfigError, ImageReadError
 from ._common import (
     DeviceOption,
@@ -72,7 +73,7 @@ def zero_shot(
             "--x4-method",
             help="How --scale 4 trains: 'twice' (DualSR x2, then a fresh DualSR x2 on its result; about 2x the "
             "x2 time) or 'joint' (one run with an x4 upsampler and the x2 kernel applied twice). "
-            "[default: twice]",
+            f"[default: {DEFAULT_X4_METHOD}]",
             rich_help_panel="Training",
             show_default=False,
         ),
