@@ -7,7 +7,8 @@ pre-upsampler, G_DN at stride 4). srx's choices, each kept as close to the x2 lo
 - G_DN: the x2 linear network, applied twice. Its x4 kernel is the 13x13 x2 kernel composed with itself
   (37x37, stride 4), which is how KernelGAN builds its x4 kernel and how DIV2KRK made its x4 images, so
   every KernelGAN prior (bicubic, sum-to-one, boundaries, centre, sparsity) keeps acting on the 13x13
-  kernel unchanged; the bicubic prior compares the *first* application with bicubic x0.5.
+  kernel unchanged; the bicubic prior compares the *first* application with bicubic x0.5, per channel
+  (the official R+G+B-sum target would hold Σk near 2, i.e. Σ = 4 for the x4 kernel).
 - D_DN: the same PatchGAN, on real crops of the input (a quarter of the HR crop) against G_DN's x4 output.
 - Losses: both cycles and the masked interpolation loss at x4 (bicubic x4 of the LR crop, Sobel mask).
 - Crops: the x2 HR crop (128 px, 64 at least), so G_UP's cost per iteration equals x2's; LR crops are
@@ -59,7 +60,9 @@ class JointX4Trainer:
         self.opt_g_up = torch.optim.Adam(self.g_up.parameters(), lr=config.lr_g_up, betas=betas)
         self.opt_g_dn = torch.optim.Adam(self.g_dn.parameters(), lr=config.lr_g_dn, betas=betas)
         self.opt_d_dn = torch.optim.Adam(self.d_dn.parameters(), lr=config.lr_d_dn, betas=betas)
-        self.regulariser = KernelRegulariser(device=device, channel_sum_bicubic=quirks.channel_sum_bicubic)
+        # Per-channel bicubic target even with the official quirks on: the R+G+B-sum target pulls Σk to ~2,
+        # which x2 recovers from, but applied twice it is Σk² ≈ 4 and G_UP learns a 4x darker image (measured).
+        self.regulariser = KernelRegulariser(device=device, channel_sum_bicubic=False)
         self.schedule = LambdaSchedule()
 
         shaved = shave_for_x4(np.asarray(image, dtype=np.float64))
