@@ -71,8 +71,8 @@ def zero_shot(
         str | None,
         typer.Option(
             "--x4-method",
-            help="How --scale 4 trains: 'twice' (DualSR x2, then a fresh DualSR x2 on its result; about 2x the "
-            "x2 time) or 'joint' (one run with an x4 upsampler and the x2 kernel applied twice). "
+            help="How --scale 4 trains: 'joint' (one run with an x4 upsampler and the x2 kernel applied twice; "
+            "about the x2 time) or 'twice' (DualSR x2, then a fresh DualSR x2 on its result; 2x or more). "
             f"[default: {DEFAULT_X4_METHOD}]",
             rich_help_panel="Training",
             show_default=False,
