@@ -1,6 +1,7 @@
 """DualSR's three networks (reference ``dualsr.md`` §1), with the official state-dict key names.
 
-- ``UpsamplerG`` (G_UP): fixed bilinear x2, then 8 3x3 convs added as a residual.
+- ``UpsamplerG`` (G_UP): fixed bilinear x2, then 8 3x3 convs added as a residual. ``UpsamplerX4G`` is srx's
+  x4 variant (joint x4): the same residual body behind a fixed bilinear x4.
 - ``DownsamplerG`` (G_DN): KernelGAN-style deep *linear* net 7-5-3s2-1-1-1 on channels folded into the
   batch. Because it is linear it equals one 13x13 stride-2 correlation with its composed kernel; srx
   trains it through that kernel (``forward``), which is exact in outputs and weight gradients and skips
@@ -61,6 +62,16 @@ class UpsamplerG(nn.Module):
         if x.is_contiguous(memory_format=torch.channels_last):
             up = up.contiguous(memory_format=torch.channels_last)
         return up + self.model(up)
+
+
+class UpsamplerX4G(UpsamplerG):
+    """G_UP at x4 (srx's joint x4, not in the official code): bilinear x4 with clamped edges, then the same body.
+
+    Same parameters as ``UpsamplerG``, so it is initialised from the same RNG draws.
+    """
+
+    def bilinear_upsample(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, scale_factor=4, mode="bilinear", align_corners=False)
 
 
 class DownsamplerG(nn.Module):
@@ -149,14 +160,19 @@ def _init_upsampler(module: nn.Module) -> None:
             module.bias.data.fill_(0)
 
 
-def build_dualsr_networks(seed: int) -> tuple[UpsamplerG, DownsamplerG, PatchDiscriminator]:
-    """Build (G_UP, G_DN, D_DN) on the CPU with the official RNG order: G_DN, D_DN, G_UP, then inits."""
+def build_dualsr_networks(
+    seed: int, *, upsampler_scale: int = 2
+) -> tuple[UpsamplerG, DownsamplerG, PatchDiscriminator]:
+    """Build (G_UP, G_DN, D_DN) on the CPU with the official RNG order: G_DN, D_DN, G_UP, then inits.
+
+    ``upsampler_scale=4`` builds ``UpsamplerX4G`` for the joint x4 run (same parameters, same draws).
+    """
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
         g_dn = DownsamplerG()
         d_dn = PatchDiscriminator()
-        g_up = UpsamplerG()
+        g_up = UpsamplerX4G() if upsampler_scale == 4 else UpsamplerG()
         g_dn.apply(_init_downsampler)
         d_dn.apply(_init_discriminator)
         g_up.apply(_init_upsampler)

@@ -79,24 +79,31 @@ class Bicubic:
 
 
 class DualSRMethod:
-    """srx's zero-shot DualSR engine, trained per image (options: iters, seed, corrected, lambdas)."""
+    """srx's zero-shot DualSR engine, trained per image (options: iters, seed, corrected, lambdas; x4=twice|joint).
+
+    Runs at the dataset's scale (x2 or x4); ``x4`` picks the x4 method and is refused at x2.
+    """
 
     estimates_kernel = True
     OPTIONS: ClassVar[dict[str, type]] = {
-        "iters": int, "seed": int, "corrected": bool, "lambda_cycle": float, "lambda_interp": float,
+        "iters": int, "seed": int, "corrected": bool, "lambda_cycle": float, "lambda_interp": float, "x4": str,
     }  # fmt: skip
 
     def __init__(self, option_text: str, context: MethodContext) -> None:
-        from ..engine.zero_shot.config import OfficialQuirks, ZeroShotConfig
+        from ..engine.zero_shot.config import SCALES, OfficialQuirks, ZeroShotConfig
 
-        if context.scale != 2:
+        if context.scale not in SCALES:
             raise ConfigError(
-                f"method 'dualsr' is x2 only; the dataset is evaluated at x{context.scale} (use --scale 2)"
+                f"method 'dualsr' upscales x2 or x4; the dataset is evaluated at x{context.scale} (use --scale 2 or 4)"
             )
         options = _parse_options(option_text, self.OPTIONS, "dualsr")
+        if "x4" in options and context.scale != 4:
+            raise ConfigError("option 'x4' of method 'dualsr' applies to x4 datasets only (use --scale 4)")
         self.key = _key("dualsr", options)
-        settings = {k: v for k, v in options.items() if k != "corrected"}
-        config = ZeroShotConfig(device=context.device, tile=context.tile, **settings)
+        settings = {k: v for k, v in options.items() if k not in ("corrected", "x4")}
+        if "x4" in options:
+            settings["x4_method"] = str(options["x4"]).strip().lower()
+        config = ZeroShotConfig(scale=context.scale, device=context.device, tile=context.tile, **settings)
         if options.get("corrected"):
             config = replace(config, quirks=OfficialQuirks.corrected())
         self.config = config

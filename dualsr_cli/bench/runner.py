@@ -515,7 +515,7 @@ def _evaluate(
                 lpips=lpips(np.clip(sr, 0, 1), target) if lpips is not None else None,
                 seconds=seconds,
                 kernel_error=(
-                    kernel_error(output.kernel, true_kernel).l2
+                    kernel_error(output.kernel, true_kernel, scale=scale).l2
                     if output.kernel is not None and true_kernel is not None
                     else None
                 ),

@@ -313,6 +313,19 @@ class CommandProgress:
             resumed = f" (from {start})" if start else ""
             self.console.print(f"{self._label()}: {steps} {unit}{resumed}".rstrip(), highlight=False)
 
+    def next_stage(self, name: str, steps: int, *, action: str = "", unit: str = "") -> None:
+        """The current item goes on with another run of ``steps`` (x4 ``twice``); it still counts as one item."""
+        if not self.open:
+            self.start_item(name, steps, action=action, unit=unit)
+            return
+        self.name, self.action, self.steps, self.base, self.done = name, action, steps, 0, 0
+        self.next_log = 0.1
+        if self.display is not None:
+            fields = {"total": steps, "completed": 0, "unit": unit, "base": 0, "detail": ""}
+            self.display.reset(self.task, description=self._description(), **fields)
+        elif self.logging and steps:
+            self.console.print(f"{self._label()}: {steps} {unit}".rstrip(), highlight=False)
+
     def step(self, done: int, total: int | None = None, detail: str | None = None) -> None:
         """``done`` of the item's steps are finished (``total`` when it becomes known only now)."""
         if total is not None:

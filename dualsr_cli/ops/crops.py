@@ -50,6 +50,12 @@ def grey(image: np.ndarray) -> np.ndarray:
     return np.dot(image, [0.299, 0.587, 0.114])
 
 
+def _share(values: np.ndarray) -> np.ndarray:
+    """``values / values.sum()``; all zeros for a flat image (where the official code divides 0 by 0)."""
+    total = values.sum()
+    return values / total if total > 0 else np.zeros_like(values)
+
+
 def gradient_map(image: np.ndarray, window: int = 5, percent: float = 0.97) -> np.ndarray:
     """KernelGAN's ``create_gradient_map`` of an (H, W, 3) float64 image in [0, 1]; mean of the map is 1.
 
@@ -63,9 +69,10 @@ def gradient_map(image: np.ndarray, window: int = 5, percent: float = 0.97) -> n
     magnitude = _zero_frame(magnitude, window)
     clipped_rows = _clip_extreme(abs_rows, percent)
     clipped_cols = _clip_extreme(abs_cols, percent)
-    combined = clipped_rows / clipped_rows.sum() + clipped_cols / clipped_cols.sum() + magnitude / magnitude.sum()
+    combined = _share(clipped_rows) + _share(clipped_cols) + _share(magnitude)
     blurred = _box_sum(combined, window) / window**2
-    return blurred / blurred.mean()
+    mean = blurred.mean()
+    return blurred / mean if mean > 0 else np.ones_like(blurred)  # flat image: every crop equally likely
 
 
 def probability_map(loss_map: np.ndarray, crop: int) -> np.ndarray:
@@ -81,6 +88,14 @@ def _nearest_x2(values: np.ndarray) -> np.ndarray:
     """PIL NEAREST x2 through a mode-'F' image, as the official code does: float32 rounding, 2x2 blocks."""
     rounded = values.astype(np.float32).astype(np.float64)
     return np.repeat(np.repeat(rounded, 2, axis=0), 2, axis=1)
+
+
+def _nearest(values: np.ndarray, factor: int, rows: int, cols: int) -> np.ndarray:
+    """``_nearest_x2`` for any integer factor, cut to (rows, cols)."""
+    if factor == 2:
+        return _nearest_x2(values)[:rows, :cols]
+    rounded = values.astype(np.float32).astype(np.float64)
+    return np.repeat(np.repeat(rounded, factor, axis=0), factor, axis=1)[:rows, :cols]
 
 
 def shave_for_training(image: np.ndarray, border: int = 10) -> np.ndarray:
@@ -116,18 +131,23 @@ def plan_crops(
     samples: int,
     seed: int,
     boundary: Boundary = "dualsr",
+    scale: int = 2,
 ) -> CropPlan:
-    """Draw every HR (``hr_size``) and LR (``hr_size // 2``) crop corner for a training run.
+    """Draw every HR (``hr_size``) and LR (``hr_size // scale``) crop corner for a training run.
 
     As in the official code the HR draws come first from the same stream, so changing the number of
-    iterations leaves the HR sequence a prefix but changes every LR crop.
+    iterations leaves the HR sequence a prefix but changes every LR crop. At ``scale=4`` (srx's joint
+    x4) the HR crops favour what is textured after a x0.25 downscale, as x2 does after x0.5.
     """
-    lr_size = hr_size // 2
+    lr_size = hr_size // scale
     rows, cols = shaved.shape[:2]
     if rows < hr_size or cols < hr_size:
         raise ValueError(f"image {cols}x{rows} is smaller than the {hr_size}px crop")
     map_lr = gradient_map(shaved)
-    map_hr = _nearest_x2(gradient_map(imresize(shaved, 0.5, boundary=boundary)))
+    if scale == 2:
+        map_hr = _nearest_x2(gradient_map(imresize(shaved, 0.5, boundary=boundary)))
+    else:
+        map_hr = _nearest(gradient_map(imresize(shaved, 1.0 / scale, boundary=boundary)), scale, rows, cols)
     prob_hr = probability_map(map_hr, hr_size)
     prob_lr = probability_map(map_lr, lr_size)
     rng = np.random.RandomState(seed)

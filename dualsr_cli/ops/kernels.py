@@ -132,3 +132,43 @@ def blur_and_subsample(image: np.ndarray, kernel: np.ndarray, scale: int = 2) ->
         [ndimage.correlate(image[:, :, c], kernel, mode="reflect") for c in range(image.shape[2])], axis=2
     )
     return blurred[::scale, ::scale]
+
+
+def compose_downscale_kernels(first: np.ndarray, second: np.ndarray, stride: int = 2) -> np.ndarray:
+    """The one kernel of "correlate with ``first``, keep every ``stride``-th; then the same with ``second``".
+
+    (a, a) and (b, b) correlation kernels -> (a + stride·(b − 1)) square kernel K, exactly:
+    ``downscale(downscale(I, first), second) == downscale_with_kernel(I, K, stride**2)`` away from the borders.
+    K = Σ_{r,c} second[r, c] · (first placed at offset (stride·r, stride·c)), KernelGAN's ``analytic_kernel``
+    construction before its crop.
+    """
+    first, second = np.asarray(first, dtype=np.float64), np.asarray(second, dtype=np.float64)
+    a, b = first.shape[0], second.shape[0]
+    big = np.zeros((a + stride * (b - 1),) * 2)
+    for r in range(b):
+        for c in range(b):
+            big[stride * r : stride * r + a, stride * c : stride * c + a] += second[r, c] * first
+    return big
+
+
+def kernelgan_x4_kernel(first: np.ndarray, second: np.ndarray | None = None) -> np.ndarray:
+    """The x4 kernel in the form KernelGAN writes ``<img>_kernel_x4.mat`` (``util.analytic_kernel``).
+
+    The exact composite of two x2 kernels (``first`` applied to the x4 image, ``second`` to its x2 result;
+    KernelGAN composes one kernel with itself) has 3·13 − 2 = 37 taps; KernelGAN crops 13 // 2 = 6 from
+    every edge (negligible tails) and renormalises to sum 1, giving 25x25.
+    """
+    second = first if second is None else second
+    big = compose_downscale_kernels(first, second, stride=2)
+    crop = np.asarray(first).shape[0] // 2
+    cropped = big[crop:-crop, crop:-crop] if crop else big
+    return cropped / cropped.sum()
+
+
+def blur_and_subsample_twice(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """DIV2KRK's x4 degradation: an x2 kernel applied twice (blur, keep every 2nd pixel, blur, keep every 2nd).
+
+    As the dataset's authors describe it (sefibk/KernelGAN issues #52, #59); the pair of steps equals one
+    correlation with ``compose_downscale_kernels(kernel, kernel)`` and stride 4 away from the borders.
+    """
+    return blur_and_subsample(blur_and_subsample(image, kernel, 2), kernel, 2)

@@ -77,6 +77,9 @@ def test_small_images_train_on_smaller_crops_down_to_the_minimum():
     assert np.isfinite(list(losses.as_dict().values())).all()
 
 
-def test_scale_other_than_two_is_refused():
-    with pytest.raises(ConfigError, match="x2 only"):
-        ZeroShotConfig(scale=4)
+def test_scales_other_than_two_and_four_are_refused():
+    for scale in (1, 3, 8):
+        with pytest.raises(ConfigError, match="x2 or x4"):
+            ZeroShotConfig(scale=scale)
+    with pytest.raises(ConfigError, match="twice, joint"):
+        ZeroShotConfig(scale=4, x4_method="thrice")

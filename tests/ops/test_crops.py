@@ -97,3 +97,11 @@ def test_grey_is_kernelgans_np_dot_to_the_last_bit():
     matmul = image @ np.array([0.299, 0.587, 0.114])
     assert not np.array_equal(official, matmul)  # the two really differ, so this test can tell them apart
     assert np.array_equal(grey(image), official)
+
+
+def test_flat_image_gives_a_uniform_map_instead_of_nan():
+    """A flat image (e.g. a saturated first x2 result that x4 'twice' trains on) must not divide 0 by 0."""
+    flat = np.full((100, 96, 3), 0.25)
+    assert np.array_equal(gradient_map(flat), np.ones((100, 96)))
+    plan = plan_crops(flat, hr_size=64, samples=4, seed=0)
+    assert plan.hr_corners.shape == (4, 2)

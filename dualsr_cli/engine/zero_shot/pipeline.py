@@ -31,11 +31,14 @@ from ...image_io import (
 from ...metrics.kernel import kernel_error
 from ...metrics.psnr import psnr_y
 from ...metrics.ssim import ssim_y
-from ...ops.kernels import downscale_with_kernel, shift_kernel
+from ...ops.kernels import downscale_with_kernel, fit_kernel_size, shift_kernel
 from ...runtime.device import configure_determinism, describe, resolve_device
 from ..postprocess import from_network_output, to_network_input
 from .config import HR_CROP, MAX_INPUT_MEGAPIXELS, MIN_IMAGE_SIDE, TRAINING_BORDER, ZeroShotConfig
 from .trainer import DualSRTrainer, StepLosses
+
+# Taps of the x4 downsampler: a 13x13 x2 kernel composed with a 13x13 x2 kernel (13 + 2·12).
+X4_KERNEL_SUPPORT = 37
 
 
 @dataclass
@@ -44,6 +47,7 @@ class Hooks:
 
     on_start: Callable[[str, int], None] | None = None
     on_step: Callable[[int, StepLosses], None] | None = None
+    on_stage: Callable[[int, int, str], None] | None = None  # (stage, stages, what) before its on_start (x4 twice)
     on_inference: Callable[[int, int], None] | None = None
     warn: Callable[[str], None] | None = None
 
@@ -74,6 +78,8 @@ class ZeroShotResult:
     skipped: bool = False
     quirks: list[str] = field(default_factory=list)
     comparison_png: str | None = None
+    scale: int = 2
+    stages: list[dict] = field(default_factory=list)  # x4: one entry per training run
 
 
 def kernel_path_for(output: Path, input_path: Path, scale: int) -> Path:
@@ -152,12 +158,13 @@ def load_kernel_mat(path: Path) -> np.ndarray:
     return kernel
 
 
-def load_ground_truth(path: Path, sr_height: int, sr_width: int) -> np.ndarray:
-    """GT as (H, W, 3|1) floats in [0, 1], cropped at the bottom/right when it is at most one pixel larger."""
+def load_ground_truth(path: Path, sr_height: int, sr_width: int, scale: int = 2) -> np.ndarray:
+    """GT as (H, W, 3|1) floats in [0, 1], cropped at the bottom/right when it is less than one LR pixel larger."""
     gt = read_image(path)
-    if not (sr_height <= gt.height <= sr_height + 1 and sr_width <= gt.width <= sr_width + 1):
+    slack = scale - 1
+    if not (sr_height <= gt.height <= sr_height + slack and sr_width <= gt.width <= sr_width + slack):
         raise ImageSizeError(
-            f"ground truth '{path}' is {gt.width}x{gt.height} but the x2 result is {sr_width}x{sr_height}"
+            f"ground truth '{path}' is {gt.width}x{gt.height} but the x{scale} result is {sr_width}x{sr_height}"
         )
     return gt.color.astype(np.float64)[:sr_height, :sr_width] / gt.max_value
 
@@ -172,13 +179,22 @@ def write_kernel_mat(path: Path, kernel: np.ndarray) -> None:
         raise ImageWriteError(f"cannot write '{path}': {exc.strerror or exc}") from None
 
 
-def _downsampler_psnr(trainer: DualSRTrainer, image: torch.Tensor, gt_kernel: np.ndarray) -> float:
-    """DualSR's debug DN-PSNR: G_DN(image) vs the image downscaled with the centred true kernel (Y, border 2)."""
-    cropped = image[..., image.shape[-2] % 2 :, image.shape[-1] % 2 :]  # official crops from the top/left
-    padded = np.pad(gt_kernel, 1) if gt_kernel.shape[0] % 2 else gt_kernel
-    reference_kernel = torch.as_tensor(shift_kernel(padded, 2), dtype=torch.float32)
-    reference = downscale_with_kernel(cropped, reference_kernel)
-    estimate = trainer.downscale(cropped)
+def _downsampler_psnr(
+    downscale: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, gt_kernel: np.ndarray, scale: int = 2
+) -> float:
+    """DualSR's debug DN-PSNR: G_DN(image) vs the image downscaled with the centred true kernel (Y, border 2).
+
+    At x4 the true kernel is padded to G_DN's x4 support (37 taps: 13 composed with 13) so that both sides
+    sample the same HR positions.
+    """
+    cropped = image[..., image.shape[-2] % scale :, image.shape[-1] % scale :]  # official crops from the top/left
+    if scale == 2:
+        padded = np.pad(gt_kernel, 1) if gt_kernel.shape[0] % 2 else gt_kernel
+    else:
+        padded = fit_kernel_size(gt_kernel, X4_KERNEL_SUPPORT)
+    reference_kernel = torch.as_tensor(shift_kernel(padded, scale), dtype=torch.float32)
+    reference = downscale_with_kernel(cropped, reference_kernel, stride=scale)
+    estimate = downscale(cropped)
     if reference.shape != estimate.shape:
         size = (min(reference.shape[-2], estimate.shape[-2]), min(reference.shape[-1], estimate.shape[-1]))
         reference, estimate = reference[..., : size[0], : size[1]], estimate[..., : size[0], : size[1]]
@@ -190,19 +206,23 @@ def _downsampler_psnr(trainer: DualSRTrainer, image: torch.Tensor, gt_kernel: np
 class SuperResolved:
     """Training and inference results for one image, before anything is written."""
 
-    trainer: DualSRTrainer
     pixels: torch.Tensor  # the (1, 3, H, W) float32 input G_UP ran on
-    color: np.ndarray  # (2H, 2W, 3|1) float32, unclamped; quantise to store
-    alpha: np.ndarray | None  # (2H, 2W) float64 in [0, 1], bicubic x2 of the input's alpha
-    kernel: np.ndarray  # raw 13x13 estimated kernel
+    color: np.ndarray  # (sH, sW, 3|1) float32, unclamped; quantise to store
+    alpha: np.ndarray | None  # (sH, sW) float64 in [0, 1], bicubic of the input's alpha
+    kernel: np.ndarray  # x2: raw 13x13 estimated kernel; x4: 25x25 composed kernel (KernelGAN's x4 form)
     final_losses: StepLosses
     inference_seconds: float
+    downscale: Callable[[torch.Tensor], torch.Tensor]  # the learned x{scale} downsampler on a full image
+    iterations: int
+    hr_crop: int
+    train_seconds: float
+    stages: list[dict] = field(default_factory=list)
 
 
 def super_resolve(
     image: ImageData, config: ZeroShotConfig, device: torch.device, *, hooks: Hooks | None = None, name: str = ""
 ) -> SuperResolved:
-    """Train DualSR on ``image`` and upscale it x2. Shared by ``srx zero-shot`` and ``srx bench``."""
+    """Train DualSR on ``image`` and upscale it x2 or x4 (``x4.py``). Shared by ``srx zero-shot`` and ``srx bench``."""
     hooks = hooks or Hooks()
     check_input_size(image.width, image.height, image.path or Path(name))
     if min(image.width, image.height) < HR_CROP + 2 * TRAINING_BORDER:
@@ -210,6 +230,10 @@ def super_resolve(
             f"{name or 'image'} is {image.width}x{image.height}: smaller than the {HR_CROP + 2 * TRAINING_BORDER} "
             "px that DualSR's 128 px crops need, training on smaller crops (quality may suffer)"
         )
+    if config.scale == 4:
+        from .x4 import super_resolve_x4
+
+        return super_resolve_x4(image, config, device, hooks=hooks, name=name)
     pixels = to_network_input(image)
     trainer = DualSRTrainer(image.rgb_float64(), config, device)
     if hooks.on_start is not None:
@@ -220,7 +244,18 @@ def super_resolve(
     upscaled = trainer.upscale(pixels, on_tile=hooks.on_inference)
     inference_seconds = time.perf_counter() - start
     color, alpha_up = from_network_output(upscaled, image)  # float32, quantised in float32 as the official
-    return SuperResolved(trainer, pixels, color, alpha_up, trainer.kernel(), final_losses, inference_seconds)
+    return SuperResolved(
+        pixels,
+        color,
+        alpha_up,
+        trainer.kernel(),
+        final_losses,
+        inference_seconds,
+        downscale=trainer.downscale,
+        iterations=trainer.iteration,
+        hr_crop=trainer.hr_crop,
+        train_seconds=trainer.train_seconds,
+    )
 
 
 def zero_shot_image(
@@ -235,10 +270,10 @@ def zero_shot_image(
     skip_existing: bool = False,
     hooks: Hooks | None = None,
 ) -> ZeroShotResult:
-    """Train DualSR on one image and write ``output_path`` (x2) plus ``<stem>_kernel_x2.mat`` beside it.
+    """Train DualSR on one image and write ``output_path`` (x2 or x4) plus ``<stem>_kernel_x<s>.mat`` beside it.
 
-    ``kernel_png`` adds ``<stem>_kernel_x2.png`` (a figure, with the true kernel beside it when
-    ``gt_kernel_path`` is given); ``comparison_png`` adds ``<stem>_comparison_x2.png`` (bicubic vs srx).
+    ``kernel_png`` adds ``<stem>_kernel_x<s>.png`` (a figure, with the true kernel beside it when
+    ``gt_kernel_path`` is given); ``comparison_png`` adds ``<stem>_comparison_x<s>.png`` (bicubic vs srx).
     """
     config = config or ZeroShotConfig()
     hooks = hooks or Hooks()
@@ -269,7 +304,7 @@ def zero_shot_image(
     # --- everything that can fail fast, before minutes of training ---------------------------------
     image = validate_input(input_path)
     sr_height, sr_width = image.height * config.scale, image.width * config.scale
-    gt = load_ground_truth(Path(gt_path), sr_height, sr_width) if gt_path else None
+    gt = load_ground_truth(Path(gt_path), sr_height, sr_width, config.scale) if gt_path else None
     gt_kernel = load_kernel_mat(Path(gt_kernel_path)) if gt_kernel_path else None
     check_output_format(output_path, has_alpha=image.alpha is not None)
     device = resolve_device(config.device)
@@ -283,9 +318,10 @@ def zero_shot_image(
                       f"as {stored_depth}-bit")  # fmt: skip
 
     result = super_resolve(image, config, device, hooks=hooks, name=input_path.name)
-    trainer, color, kernel = result.trainer, result.color, result.kernel
-    write_image(output_path, color, bit_depth=image.bit_depth, alpha=result.alpha, metadata=image.metadata,
-                scale=config.scale)  # fmt: skip
+    color, kernel = result.color, result.kernel
+    write_image(
+        output_path, color, bit_depth=image.bit_depth, alpha=result.alpha, metadata=image.metadata, scale=config.scale
+    )
     write_kernel_mat(kernel_mat, kernel)
     if kernel_image is not None:
         from ...report import kernel_figure
@@ -306,8 +342,8 @@ def zero_shot_image(
         metrics["psnr_y"] = psnr_y(written, gt, border=config.scale)
         metrics["ssim_y"] = ssim_y(written, gt, border=config.scale)
     if gt_kernel is not None:
-        metrics["kernel"] = kernel_error(kernel, gt_kernel).as_dict()
-        metrics["downsampler_psnr_y"] = _downsampler_psnr(trainer, result.pixels, gt_kernel)
+        metrics["kernel"] = kernel_error(kernel, gt_kernel, scale=config.scale).as_dict()
+        metrics["downsampler_psnr_y"] = _downsampler_psnr(result.downscale, result.pixels, gt_kernel, config.scale)
 
     return ZeroShotResult(
         input=str(input_path),
@@ -318,13 +354,15 @@ def zero_shot_image(
         output_size=(sr_width, sr_height),
         image_kind=image.describe(),
         device=describe(device),
-        iterations=trainer.iteration,
-        hr_crop=trainer.hr_crop,
-        train_seconds=trainer.train_seconds,
+        iterations=result.iterations,
+        hr_crop=result.hr_crop,
+        train_seconds=result.train_seconds,
         inference_seconds=result.inference_seconds,
-        seconds_per_iteration=trainer.train_seconds / max(trainer.iteration, 1),
+        seconds_per_iteration=result.train_seconds / max(result.iterations, 1),
         final_losses=result.final_losses.as_dict(),
         metrics=metrics,
         quirks=config.quirks.names_on(),
         comparison_png=str(comparison) if comparison else None,
+        scale=config.scale,
+        stages=result.stages,
     )

@@ -70,12 +70,15 @@ class CropSampler:
         batch_size: int,
         device: torch.device,
         truncated_imresize: bool,
+        scale: int = 2,
     ) -> None:
         self.plan = plan
         self.batch_size = batch_size
         self.image = torch.from_numpy(np.ascontiguousarray(shaved.transpose(2, 0, 1))).to(device)  # float64
         boundary = "dualsr" if truncated_imresize else "symmetric"
-        self.upscale = resize_matrix_tensor(plan.lr_size, 2.0, boundary=boundary, device=device, dtype=torch.float64)
+        self.upscale = resize_matrix_tensor(
+            plan.lr_size, float(scale), boundary=boundary, device=device, dtype=torch.float64
+        )
 
     def _gather(self, corners: np.ndarray, size: int) -> torch.Tensor:
         return torch.stack([self.image[:, top : top + size, left : left + size] for top, left in corners.tolist()])
@@ -84,7 +87,7 @@ class CropSampler:
         samples = slice(iteration * self.batch_size, (iteration + 1) * self.batch_size)
         hr = self._gather(self.plan.hr_corners[samples], self.plan.hr_size)
         lr = self._gather(self.plan.lr_corners[samples], self.plan.lr_size)
-        lr_bicubic = self.upscale @ lr @ self.upscale.T  # per-crop MATLAB bicubic x2, in float64 as the official
+        lr_bicubic = self.upscale @ lr @ self.upscale.T  # per-crop MATLAB bicubic x2 (x4), in float64 as the official
         return hr.float(), lr.float(), lr_bicubic.float()
 
 

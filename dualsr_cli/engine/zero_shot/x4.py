@@ -1,0 +1,131 @@
+"""Zero-shot x4: DualSR x2 twice (``twice``) or srx's joint x4 run (``joint``), both as a ``SuperResolved``.
+
+``twice`` is the recipe DualSR's author suggests for x4 (memad73/DualSR issue #1): an x2 run on the
+image, then a second x2 run trained from scratch on that result. It also mirrors how DIV2KRK made its x4
+images (an x2 kernel applied twice). The x4 kernel it reports maps the x4 result back to the input: the
+second run's kernel (x4 -> x2) composed with the first run's (x2 -> input), in KernelGAN's 25x25 x4 form.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from ...image_io import ImageData, quantize
+from ...ops.kernels import kernelgan_x4_kernel
+from ..postprocess import from_network_output, to_network_input
+from .config import ZeroShotConfig
+from .joint_x4 import JointX4Trainer
+from .pipeline import Hooks, SuperResolved
+from .trainer import DualSRTrainer
+
+STAGES_TWICE = ("x2 of the input", "x2 of the x2 result")
+
+
+def _stage_record(what: str, trainer: DualSRTrainer | JointX4Trainer, inference_seconds: float) -> dict:
+    return {
+        "stage": what,
+        "iterations": trainer.iteration,
+        "hr_crop": trainer.hr_crop,
+        "train_seconds": trainer.train_seconds,
+        "inference_seconds": inference_seconds,
+        "kernel_x2_sum": float(trainer.kernel().sum()),
+    }
+
+
+def _x2_run(
+    image: ImageData, config: ZeroShotConfig, device: torch.device, hooks: Hooks, name: str, stage: int
+) -> tuple[DualSRTrainer, torch.Tensor, float]:
+    """One plain DualSR x2 run (stage ``stage`` of ``twice``): (trainer, upscaled (1, 3, 2H, 2W), seconds)."""
+    if hooks.on_stage is not None:
+        hooks.on_stage(stage, len(STAGES_TWICE), STAGES_TWICE[stage - 1])
+    trainer = DualSRTrainer(image.rgb_float64(), config, device)
+    if hooks.on_start is not None:
+        hooks.on_start(name, config.iters)
+    trainer.train(hooks.on_step)
+    start = time.perf_counter()
+    upscaled = trainer.upscale(to_network_input(image), on_tile=hooks.on_inference)
+    return trainer, upscaled, time.perf_counter() - start
+
+
+def stage_two_input(upscaled: torch.Tensor, image: ImageData) -> ImageData:
+    """The first x2 result as the second run sees it: what ``srx zero-shot`` would have written (alpha aside).
+
+    Quantised to the input's bit depth and kept gray for gray inputs, so ``twice`` equals running srx on
+    its own x2 output; the input's alpha is upscaled x4 once at the end instead of twice.
+    """
+    color, _ = from_network_output(upscaled, ImageData(image.color, None, image.bit_depth))
+    return ImageData(color=quantize(color, image.bit_depth), alpha=None, bit_depth=image.bit_depth, path=None)
+
+
+def super_resolve_twice(
+    image: ImageData, config: ZeroShotConfig, device: torch.device, *, hooks: Hooks, name: str
+) -> SuperResolved:
+    """DualSR x2 on ``image``, then a fresh DualSR x2 on the result (same settings and seed)."""
+    x2_config = replace(config, scale=2)
+    first, upscaled, first_seconds = _x2_run(image, x2_config, device, hooks, name, stage=1)
+    middle = stage_two_input(upscaled, image)
+    second, upscaled, second_seconds = _x2_run(middle, x2_config, device, hooks, name, stage=2)
+    color, alpha = from_network_output(upscaled, image)
+
+    def downscale_x4(x: torch.Tensor) -> torch.Tensor:
+        return first.downscale(second.downscale(x))
+
+    assert second.last_losses is not None
+    return SuperResolved(
+        pixels=to_network_input(image),
+        color=color,
+        alpha=alpha,
+        kernel=kernelgan_x4_kernel(second.kernel(), first.kernel()),
+        final_losses=second.last_losses,
+        inference_seconds=first_seconds + second_seconds,
+        downscale=downscale_x4,
+        iterations=first.iteration + second.iteration,
+        hr_crop=first.hr_crop,
+        train_seconds=first.train_seconds + second.train_seconds,
+        stages=[
+            _stage_record(STAGES_TWICE[0], first, first_seconds),
+            _stage_record(STAGES_TWICE[1], second, second_seconds),
+        ],
+    )
+
+
+def super_resolve_joint(
+    image: ImageData, config: ZeroShotConfig, device: torch.device, *, hooks: Hooks, name: str
+) -> SuperResolved:
+    """One joint x4 run (``JointX4Trainer``); its x4 kernel is the learned x2 kernel composed with itself."""
+    pixels = to_network_input(image)
+    trainer = JointX4Trainer(image.rgb_float64(), config, device)
+    if hooks.on_start is not None:
+        hooks.on_start(name, config.iters)
+    final_losses = trainer.train(hooks.on_step)
+    start = time.perf_counter()
+    upscaled = trainer.upscale(pixels, on_tile=hooks.on_inference)
+    inference_seconds = time.perf_counter() - start
+    color, alpha = from_network_output(upscaled, image)
+    return SuperResolved(
+        pixels=pixels,
+        color=color,
+        alpha=alpha,
+        kernel=kernelgan_x4_kernel(trainer.kernel()),
+        final_losses=final_losses,
+        inference_seconds=inference_seconds,
+        downscale=trainer.downscale,
+        iterations=trainer.iteration,
+        hr_crop=trainer.hr_crop,
+        train_seconds=trainer.train_seconds,
+        stages=[_stage_record("joint x4", trainer, inference_seconds)],
+    )
+
+
+def super_resolve_x4(
+    image: ImageData, config: ZeroShotConfig, device: torch.device, *, hooks: Hooks, name: str
+) -> SuperResolved:
+    """``config.x4_method`` on ``image`` (checks and the small-image warning are done by ``super_resolve``)."""
+    run = super_resolve_joint if config.x4_method == "joint" else super_resolve_twice
+    result = run(image, config, device, hooks=hooks, name=name)
+    result.kernel = np.asarray(result.kernel, dtype=np.float64)
+    return result

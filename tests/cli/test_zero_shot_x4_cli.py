@@ -1,0 +1,134 @@
+"""`srx zero-shot --scale 4`: every option's x4 path, in-process (CliRunner), plus torchrun sharding."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+from scipy.io import loadmat, savemat
+from typer.testing import CliRunner
+
+from dualsr_cli.cli import app
+from dualsr_cli.image_io import read_image, write_image
+from dualsr_cli.ops.kernels import anisotropic_gaussian_kernel, blur_and_subsample_twice, compose_downscale_kernels
+from tests.conftest import file_digest, photo
+
+FEW = ("--scale", "4", "--iters", "2")
+
+
+def srx(*args) -> object:
+    return CliRunner().invoke(app, ["zero-shot", *map(str, args)])
+
+
+def assert_refused(result, fragment: str) -> None:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 2, (result.exit_code, result.stderr, result.exception)
+    assert len(lines) == 1 and lines[0].startswith("srx: error:") and fragment in lines[0], result.stderr
+
+
+@pytest.fixture()
+def degraded_pair(tmp_path):
+    """Two real photos degraded the DIV2KRK x4 way, with their HR images and 31x31 kernels in folders."""
+    for folder in ("lr", "hr", "k"):
+        (tmp_path / folder).mkdir()
+    for i, name in enumerate(("astronaut", "coffee")):
+        hr = photo(name)[:344, :352] / 255.0
+        kernel = anisotropic_gaussian_kernel(np.random.default_rng(i))
+        write_image(tmp_path / "lr" / f"{name}.png", blur_and_subsample_twice(hr, kernel))
+        write_image(tmp_path / "hr" / f"{name}.png", hr)
+        savemat(tmp_path / "k" / f"{name}.mat", {"Kernel": compose_downscale_kernels(kernel, kernel)})
+    return tmp_path
+
+
+def test_twice_on_a_folder_with_gt_kernels_json_progress_and_skip_existing(degraded_pair):
+    root = degraded_pair
+    before = file_digest(root / "lr" / "coffee.png")
+    result = srx(root / "lr", *FEW, "--x4-method", "twice", "--out", root / "o", "--gt", root / "hr",
+                 "--gt-kernel", root / "k", "--json", root / "s.json", "--save-kernel", "--device", "cpu")  # fmt: skip
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    for name in ("astronaut", "coffee"):
+        sr = read_image(root / "o" / f"{name}_x4.png")
+        assert (sr.width, sr.height) == (352, 344)
+        assert loadmat(root / "o" / f"{name}_kernel_x4.mat")["Kernel"].shape == (25, 25)
+        assert (root / "o" / f"{name}_kernel_x4.png").exists()
+    # progress shows both stages of every image, counted as one image
+    for image in ("[1/2] astronaut.png", "[2/2] coffee.png"):
+        for stage in ("stage 1/2 (x2 of the input)", "stage 2/2 (x2 of the x2 result)"):
+            assert f"{image} · {stage}" in result.stderr
+    assert "border 4" in result.stdout and "kernel error" in result.stdout
+    summary = json.loads((root / "s.json").read_text())
+    assert summary["config"]["scale"] == 4 and summary["config"]["x4_method"] == "twice"
+    entry = summary["images"][0]
+    assert entry["scale"] == 4 and entry["iterations"] == 4 and len(entry["stages"]) == 2
+    metrics = entry["metrics"]
+    assert 5 < metrics["psnr_y"] < 60 and 0 < metrics["kernel"]["l2"] < 1
+    assert np.isfinite(metrics["downsampler_psnr_y"])
+    assert file_digest(root / "lr" / "coffee.png") == before
+
+    os.utime(root / "o" / "coffee_x4.png", (0, 0))
+    again = srx(root / "lr", *FEW, "--out", root / "o", "--skip-existing")
+    assert again.exit_code == 0 and again.stdout.count("skipped") == 2
+    assert os.stat(root / "o" / "coffee_x4.png").st_mtime == 0
+
+
+def test_joint_tiled_equals_untiled_and_corrected_changes_the_result(tmp_path):
+    write_image(tmp_path / "in.png", photo("coffee")[60:160, 100:210] / 255.0)
+    runs = {
+        "untiled": ("--tile", "0"),
+        "tiled": ("--tile", "32"),
+        "corrected": ("--tile", "0", "--corrected"),
+    }
+    for name, extra in runs.items():
+        result = srx(tmp_path / "in.png", *FEW, "--x4-method", "joint", "--quiet", "--out", tmp_path / f"{name}.png",
+                     "--seed", "3", *extra)  # fmt: skip
+        assert result.exit_code == 0, (result.stderr, result.exception)
+    untiled = iio.imread(tmp_path / "untiled.png").astype(int)
+    assert untiled.shape == (400, 440, 3)
+    assert np.abs(iio.imread(tmp_path / "tiled.png").astype(int) - untiled).max() <= 1
+    assert file_digest(tmp_path / "corrected.png") != file_digest(tmp_path / "untiled.png")
+
+
+def test_bad_input_at_x4_is_refused_before_training(tmp_path, degraded_pair):
+    iio.imwrite(tmp_path / "tiny.png", photo("chelsea")[:83, :120])
+    out = tmp_path / "out"
+    assert_refused(srx(tmp_path / "tiny.png", *FEW, "--out", out), "at least 84x84")
+    assert_refused(srx(tmp_path / "tiny.png", "--x4-method", "joint", "--out", out), "--scale 4 only")
+    assert_refused(srx(tmp_path / "tiny.png", *FEW, "--x4-method", "thrice", "--out", out), "twice, joint")
+    lr = degraded_pair / "lr" / "coffee.png"
+    # a ground truth of x2 size does not match the x4 result
+    write_image(tmp_path / "gt_x2.png", photo("coffee")[:172, :176] / 255.0)
+    assert_refused(srx(lr, *FEW, "--gt", tmp_path / "gt_x2.png", "--out", out), "x4 result")
+    assert_refused(srx(lr, *FEW, "--device", "cuda:7", "--out", out), "cuda")
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_torchrun_shards_x4_runs_across_ranks(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
+    if torchrun is None:
+        pytest.skip("no torchrun")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, photo_name in (("a.png", "coffee"), ("b.png", "astronaut"), ("c.png", "chelsea")):
+        iio.imwrite(folder / name, photo(photo_name)[:90, :88])
+    from tests.conftest import REPO
+
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run(
+        [torchrun, "--standalone", "--nproc_per_node=2", "-m", "dualsr_cli", "zero-shot", str(folder), *FEW,
+         "--x4-method", "joint", "--quiet", "--out", str(tmp_path / "o"), "--json", str(tmp_path / "s.json"),
+         "--device", "cpu"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (tmp_path / "o").glob("*_x4.png")) == ["a_x4.png", "b_x4.png", "c_x4.png"]
+    assert len(list((tmp_path / "o").glob("*_kernel_x4.mat"))) == 3
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert [os.path.basename(e["input"]) for e in summary["images"]] == ["a.png", "b.png", "c.png"]
+    assert all(e["scale"] == 4 for e in summary["images"])
