@@ -164,7 +164,7 @@ def test_run_half_reaches_the_options_and_no_input_is_one_line(files):
     assert result.exit_code == 2 and "no input given" in result.output
 
 
-def test_zero_shot_gets_input_suffix_ext_and_gpu_id(files, monkeypatch):
+def test_zero_shot_gets_input_suffix_ext_and_gpu_id(files, device_specs, monkeypatch):
     import dualsr_cli.engine.zero_shot.pipeline as pipeline
 
     calls = []

@@ -147,7 +147,7 @@ def test_unknown_and_wrong_kind_checkpoints_are_one_line_errors(tmp_path, lr_pho
     torch.save({"params": compact().state_dict()}, tmp_path / "compact.pth")
     assert_one_line_error(srx("run", lr_photo, "-w", tmp_path / "compact.pth", "--maps-weights",
                               tmp_path / "compact.pth", "-o", tmp_path / "x.png"), "--maps-weights")  # fmt: skip
-    assert_one_line_error(srx("run", "auto", "-w", tmp_path / "compact.pth"), "no input images")
+    assert_one_line_error(srx("run", "auto", "-w", tmp_path / "compact.pth"), "no input given")
     assert not (tmp_path / "x.png").exists()
 
 

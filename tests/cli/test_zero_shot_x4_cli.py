@@ -55,7 +55,7 @@ def test_twice_on_a_folder_with_gt_kernels_json_progress_and_skip_existing(degra
         assert loadmat(root / "o" / f"{name}_kernel_x4.mat")["Kernel"].shape == (25, 25)
         assert (root / "o" / f"{name}_kernel_x4.png").exists()
     # progress shows both stages of every image, counted as one image
-    for image in ("[1/2] astronaut.png", "[2/2] coffee.png"):
+    for image in ("[1/2] training astronaut.png", "[2/2] training coffee.png"):
         for stage in ("stage 1/2 (x2 of the input)", "stage 2/2 (x2 of the x2 result)"):
             assert f"{image} · {stage}" in result.stderr
     assert "border 4" in result.stdout and "kernel error" in result.stdout
