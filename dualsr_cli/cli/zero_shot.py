@@ -114,6 +114,40 @@ def zero_shot(
             rich_help_panel="Output",
         ),
     ] = False,
+    batch_images: Annotated[
+        int,
+        typer.Option(
+            "--batch-images",
+            help="Train this many images at once in one process (independent runs in lockstep; each result "
+            "equals its single run up to float rounding). Images with different crop sizes train apart.",
+            rich_help_panel="Batching and GPU",
+        ),
+    ] = 1,
+    ensemble: Annotated[
+        int,
+        typer.Option(
+            "--ensemble",
+            help="Train K runs per image with seeds seed..seed+K-1 and write their average image and average "
+            "kernel (the JSON gives the kernels' spread). Quality gain unmeasured at paper settings (README).",
+            rich_help_panel="Batching and GPU",
+        ),
+    ] = 1,
+    precision: Annotated[
+        str,
+        typer.Option(
+            "--precision",
+            help="CUDA training arithmetic: fp32 (default, exact), tf32 or bf16 (autocast). CPU: fp32 only.",
+            rich_help_panel="Batching and GPU",
+        ),
+    ] = "fp32",
+    cuda_graphs: Annotated[
+        bool,
+        typer.Option(
+            "--cuda-graphs",
+            help="Replay the fixed-shape training step as a CUDA graph (CUDA only; unmeasured, see README).",
+            rich_help_panel="Batching and GPU",
+        ),
+    ] = False,
     skip_existing: SkipExistingOption = False,
     device: DeviceOption = "auto",
     tile: TileOption = None,
@@ -121,9 +155,11 @@ def zero_shot(
     json_path: JsonOption = None,
 ) -> None:
     with user_errors():
+        from ..engine.zero_shot.batched import BatchJob, BatchSettings, zero_shot_batch
         from ..engine.zero_shot.config import OfficialQuirks, ZeroShotConfig
         from ..engine.zero_shot.pipeline import Hooks, validate_input, zero_shot_image
         from ..files import list_inputs, plan_outputs, shard
+        from ..runtime.device import resolve_device
         from ..runtime.dist import init_from_env, shutdown
         from ._progress import TrainingProgress
 
@@ -137,6 +173,9 @@ def zero_shot(
             device=device,
             tile=tile,
         )
+        settings = BatchSettings(images=batch_images, ensemble=ensemble, precision=precision, cuda_graphs=cuda_graphs)
+        if settings.needs_batched_engine:
+            settings.check(config, resolve_device(config.device))
         listing = list_inputs(inputs)
         for message in listing.skipped:
             warn(message)
@@ -158,11 +197,30 @@ def zero_shot(
             with TrainingProgress(quiet=quiet or not dist.is_main, total_images=len(jobs)) as progress:
                 hooks = Hooks(on_start=progress.on_start, on_step=progress.on_step,
                               on_inference=progress.on_inference, warn=warn)  # fmt: skip
-                for image, target, gt_file, kernel_file in jobs:
-                    result = zero_shot_image(
-                        image, target, config, gt_path=gt_file, gt_kernel_path=kernel_file,
-                        kernel_png=save_kernel, skip_existing=skip_existing, hooks=hooks,
-                    )  # fmt: skip
+                if settings.needs_batched_engine:
+                    results = zero_shot_batch(
+                        [BatchJob(*job) for job in jobs],
+                        config,
+                        settings,
+                        kernel_png=save_kernel,
+                        skip_existing=skip_existing,
+                        hooks=hooks,
+                    )
+                else:
+                    results = (
+                        zero_shot_image(
+                            image,
+                            target,
+                            config,
+                            gt_path=gt_file,
+                            gt_kernel_path=kernel_file,
+                            kernel_png=save_kernel,
+                            skip_existing=skip_existing,
+                            hooks=hooks,
+                        )
+                        for image, target, gt_file, kernel_file in jobs
+                    )
+                for result in results:  # one image at a time: its summary line and JSON as soon as it is done
                     _report(result, quiet)
                     summary["images"].append(result.__dict__)
                     if to_file:
@@ -199,6 +257,12 @@ def _report(result, quiet: bool) -> None:
         f"({result.seconds_per_iteration:.3f} s/it) on {result.device}"
     )
     stdout.print(line)
+    spread = result.batch.get("kernel_spread")
+    if spread:
+        stdout.print(
+            f"  ensemble of {len(result.batch['seeds'])} seeds: kernel spread (per-tap std) RMS "
+            f"{spread['rms_tap_std']:.2e}, max {spread['max_tap_std']:.2e}"
+        )
     metrics = result.metrics
     if "psnr_y" in metrics:
         stdout.print(

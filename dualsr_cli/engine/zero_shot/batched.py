@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,10 +31,23 @@ import torch.nn.functional as F
 from torch.nn.utils.spectral_norm import SpectralNorm
 
 from ...errors import ConfigError
-from ..zero_shot.losses import interpolation_mask, shave_to
-from .config import ZeroShotConfig
+from ...image_io import ImageData, quantize
+from ...metrics.psnr import psnr_y
+from ...runtime.device import configure_determinism, resolve_device
+from ..postprocess import from_network_output, to_network_input
+from .config import HR_CROP, TRAINING_BORDER, ZeroShotConfig
+from .losses import interpolation_mask, shave_to
+from .pipeline import (
+    Hooks,
+    PreparedImage,
+    SuperResolved,
+    ZeroShotResult,
+    finish_image,
+    prepare_image,
+    skipped_result,
+)
 from .schedule import learning_rates
-from .trainer import DualSRTrainer, StepLosses
+from .trainer import DualSRTrainer, StepLosses, training_crop_size
 
 PRECISIONS = ("fp32", "tf32", "bf16")
 STACKINGS = ("auto", "grouped", "per-network")
@@ -164,7 +178,9 @@ class BatchedDualSRTrainer:
         self.config = first
         self.device = device
         self.stacking = self.settings.resolved_stacking(device)
-        self.runs = [use_dtype(DualSRTrainer(image, cfg, device), dtype) for image, cfg in zip(images, configs)]
+        self.runs = [
+            use_dtype(DualSRTrainer(image, cfg, device), dtype) for image, cfg in zip(images, configs, strict=True)
+        ]
         crops = {run.hr_crop for run in self.runs}
         if len(crops) > 1:
             raise ConfigError(f"runs trained together need one crop size (got {sorted(crops)}); batch them apart")
@@ -213,7 +229,7 @@ class BatchedDualSRTrainer:
         if channels_last:
             up = up.contiguous(memory_format=torch.channels_last)
         out = up
-        for layer, modules in enumerate(zip(*(run.g_up.model for run in self.runs), strict=True)):
+        for modules in zip(*(run.g_up.model for run in self.runs), strict=True):
             if isinstance(modules[0], nn.Conv2d):
                 weight = torch.cat([m.weight for m in modules])
                 bias = torch.cat([m.bias for m in modules])
@@ -450,3 +466,144 @@ class BatchedDualSRTrainer:
             for run in self.runs:
                 run.train_seconds = self.train_seconds
         return losses
+
+
+# -- files in, files out ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BatchJob:
+    """One input of ``zero_shot_batch``: image, output and optional ground truth (image and kernel)."""
+
+    input_path: Path
+    output_path: Path
+    gt_path: Path | None = None
+    gt_kernel_path: Path | None = None
+
+
+def _crop_side(image: ImageData, config: ZeroShotConfig) -> int:
+    """The training crop this image gets (runs train together only with equal crops)."""
+    rows = image.height - 2 * TRAINING_BORDER
+    cols = image.width - 2 * TRAINING_BORDER
+    return training_crop_size(rows - rows % 2, cols - cols % 2, config.hr_crop)
+
+
+def plan_batches(crops: Sequence[int], per_batch: int) -> list[list[int]]:
+    """Indices of the images, grouped by crop size in input order, in chunks of ``per_batch``."""
+    groups: dict[int, list[int]] = {}
+    for index, crop in enumerate(crops):
+        groups.setdefault(crop, []).append(index)
+    return [members[i : i + per_batch] for members in groups.values() for i in range(0, len(members), per_batch)]
+
+
+def ensemble_kernel(kernels: Sequence[np.ndarray]) -> tuple[np.ndarray, dict[str, float]]:
+    """Mean of K kernels and their spread: RMS and max over taps of the per-tap standard deviation."""
+    stack = np.stack(kernels).astype(np.float64)
+    spread = stack.std(axis=0)
+    return stack.mean(axis=0), {"rms_tap_std": float(np.sqrt((spread**2).mean())), "max_tap_std": float(spread.max())}
+
+
+def zero_shot_batch(
+    jobs: Sequence[BatchJob],
+    config: ZeroShotConfig,
+    settings: BatchSettings,
+    *,
+    kernel_png: bool = False,
+    skip_existing: bool = False,
+    hooks: Hooks | None = None,
+) -> list[ZeroShotResult]:
+    """``srx zero-shot`` for many images, ``settings.images`` at a time and ``settings.ensemble`` seeds each.
+
+    Images are checked before any training; results come back in input order.
+    """
+    hooks = hooks or Hooks()
+    device = resolve_device(config.device)
+    settings.check(config, device)
+    results: dict[int, ZeroShotResult] = {}
+    prepared: dict[int, PreparedImage] = {}
+    for index, job in enumerate(jobs):
+        if skip_existing and job.output_path.exists():
+            results[index] = skipped_result(job.input_path, job.output_path, config)
+            continue
+        prepared[index] = prepare_image(
+            job.input_path,
+            job.output_path,
+            config,
+            gt_path=job.gt_path,
+            gt_kernel_path=job.gt_kernel_path,
+            kernel_png=kernel_png,
+            hooks=hooks,
+        )
+    configure_determinism(device)
+    apply_precision(settings.precision, device)
+    on_step = hooks.on_step
+    report_first = None if on_step is None else (lambda iteration, losses: on_step(iteration, losses[0]))
+
+    order = list(prepared)
+    crops = [_crop_side(prepared[i].image, config) for i in order]
+    seeds = [config.seed + k for k in range(settings.ensemble)]
+    for batch in plan_batches(crops, settings.images):
+        members = [prepared[order[i]] for i in batch]
+        for job in members:
+            image = job.image
+            if min(image.width, image.height) < HR_CROP + 2 * TRAINING_BORDER:
+                hooks.warning(
+                    f"{job.input_path.name} is {image.width}x{image.height}: smaller than the "
+                    f"{HR_CROP + 2 * TRAINING_BORDER} px that DualSR's 128 px crops need, training on smaller crops"
+                )
+        images = [job.image.rgb_float64() for job in members for _ in seeds]
+        configs = [replace(config, seed=seed) for _ in members for seed in seeds]
+        trainer = BatchedDualSRTrainer(images, configs, device, settings=settings)
+        names = ", ".join(job.input_path.name for job in members)
+        if hooks.on_start is not None:
+            hooks.on_start(names if settings.ensemble == 1 else f"{names} (x{settings.ensemble} seeds)", config.iters)
+        trainer.train(report_first)
+
+        for position, job in enumerate(members):
+            runs = trainer.runs[position * len(seeds) : (position + 1) * len(seeds)]
+            pixels = to_network_input(job.image)
+            start = time.perf_counter()
+            upscaled = torch.stack([run.upscale(pixels, on_tile=hooks.on_inference) for run in runs]).mean(dim=0)
+            inference_seconds = time.perf_counter() - start
+            color, alpha = from_network_output(upscaled, job.image)
+            kernel, spread = ensemble_kernel([run.kernel() for run in runs])
+
+            def downscale(image: torch.Tensor, runs=runs) -> torch.Tensor:  # G_DN is linear: mean of the runs
+                return torch.stack([run.downscale(image) for run in runs]).mean(dim=0)
+
+            assert runs[0].last_losses is not None
+            resolved = SuperResolved(runs[0], pixels, color, alpha, kernel, runs[0].last_losses, inference_seconds)
+            result = finish_image(
+                job,
+                resolved,
+                config,
+                device,
+                downscale=downscale,
+                iterations=trainer.iteration,
+                hr_crop=trainer.hr_crop,
+                train_seconds=trainer.train_seconds,
+                seconds_per_iteration=trainer.train_seconds / max(trainer.iteration, 1),
+            )
+            result.batch = {
+                "images_together": [member.input_path.name for member in members],
+                "runs_together": len(trainer.runs),
+                "stacking": trainer.stacking,
+                "precision": settings.precision,
+                "cuda_graphs": settings.cuda_graphs,
+                "seeds": seeds,
+            }
+            if settings.ensemble > 1:
+                result.batch["kernel_spread"] = spread
+                if job.gt is not None:
+                    result.batch["member_psnr_y"] = [_member_psnr(run, pixels, job, config) for run in runs]
+            results[order[batch[position]]] = result
+    return [results[i] for i in range(len(jobs))]
+
+
+def _member_psnr(run: DualSRTrainer, pixels: torch.Tensor, job: PreparedImage, config: ZeroShotConfig) -> float:
+    """Y-PSNR of one ensemble member alone (8-bit quantised), to compare the average with its members."""
+    color, _ = from_network_output(run.upscale(pixels), job.image)
+    written = quantize(color, 8).astype(np.float64) / 255.0
+    gt = job.gt
+    assert gt is not None
+    if written.shape[2] != gt.shape[2]:
+        written, gt = np.broadcast_to(written, (*written.shape[:2], 3)), np.broadcast_to(gt, (*gt.shape[:2], 3))
+    return psnr_y(written, gt, border=config.scale)

@@ -71,6 +71,7 @@ class ZeroShotResult:
     metrics: dict[str, object] = field(default_factory=dict)
     skipped: bool = False
     quirks: list[str] = field(default_factory=list)
+    batch: dict[str, object] = field(default_factory=dict)  # batched/ensemble runs: who trained together
 
 
 def kernel_path_for(output: Path, input_path: Path, scale: int) -> Path:
@@ -149,13 +150,15 @@ def write_kernel_mat(path: Path, kernel: np.ndarray) -> None:
         raise ImageWriteError(f"cannot write '{path}': {exc.strerror or exc}") from None
 
 
-def _downsampler_psnr(trainer: DualSRTrainer, image: torch.Tensor, gt_kernel: np.ndarray) -> float:
+def _downsampler_psnr(
+    downscale: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, gt_kernel: np.ndarray
+) -> float:
     """DualSR's debug DN-PSNR: G_DN(image) vs the image downscaled with the centred true kernel (Y, border 2)."""
     cropped = image[..., image.shape[-2] % 2 :, image.shape[-1] % 2 :]  # official crops from the top/left
     padded = np.pad(gt_kernel, 1) if gt_kernel.shape[0] % 2 else gt_kernel
     reference_kernel = torch.as_tensor(shift_kernel(padded, 2), dtype=torch.float32)
     reference = downscale_with_kernel(cropped, reference_kernel)
-    estimate = trainer.downscale(cropped)
+    estimate = downscale(cropped)
     if reference.shape != estimate.shape:
         size = (min(reference.shape[-2], estimate.shape[-2]), min(reference.shape[-1], estimate.shape[-1]))
         reference, estimate = reference[..., : size[0], : size[1]], estimate[..., : size[0], : size[1]]
@@ -200,6 +203,119 @@ def super_resolve(
     return SuperResolved(trainer, pixels, color, alpha_up, trainer.kernel(), final_losses, inference_seconds)
 
 
+@dataclass
+class PreparedImage:
+    """One image checked and read, with its companions and output paths, ready to train."""
+
+    input_path: Path
+    output_path: Path
+    kernel_mat: Path
+    kernel_image: Path | None
+    image: ImageData
+    gt: np.ndarray | None
+    gt_kernel: np.ndarray | None
+
+
+def skipped_result(input_path: Path, output_path: Path, config: ZeroShotConfig) -> ZeroShotResult:
+    kernel_mat = kernel_path_for(output_path, input_path, config.scale)
+    return ZeroShotResult(
+        input=str(input_path),
+        output=str(output_path),
+        kernel_mat=str(kernel_mat) if kernel_mat.exists() else None,
+        kernel_png=None,
+        input_size=(0, 0),
+        output_size=(0, 0),
+        image_kind="",
+        device="",
+        iterations=0,
+        hr_crop=0,
+        train_seconds=0.0,
+        inference_seconds=0.0,
+        seconds_per_iteration=0.0,
+        final_losses={},
+        skipped=True,
+    )
+
+
+def prepare_image(
+    input_path: Path,
+    output_path: Path,
+    config: ZeroShotConfig,
+    *,
+    gt_path: str | Path | None,
+    gt_kernel_path: str | Path | None,
+    kernel_png: bool,
+    hooks: Hooks,
+) -> PreparedImage:
+    """Everything that can fail fast, before minutes of training."""
+    kernel_mat = kernel_path_for(output_path, input_path, config.scale)
+    image = validate_input(input_path)
+    sr_height, sr_width = image.height * config.scale, image.width * config.scale
+    gt = load_ground_truth(Path(gt_path), sr_height, sr_width) if gt_path else None
+    gt_kernel = load_kernel_mat(Path(gt_kernel_path)) if gt_kernel_path else None
+    check_output_format(output_path, has_alpha=image.alpha is not None)
+    ensure_writable_dir(output_path.parent)
+    if output_bit_depth(output_path, image.bit_depth) < image.bit_depth:
+        hooks.warning(f"{output_path.suffix} stores 8 bits per sample; the 16-bit input is written as 8-bit")
+    kernel_image = kernel_mat.with_suffix(".png") if kernel_png else None
+    return PreparedImage(input_path, output_path, kernel_mat, kernel_image, image, gt, gt_kernel)
+
+
+def finish_image(
+    job: PreparedImage,
+    result: SuperResolved,
+    config: ZeroShotConfig,
+    device: torch.device,
+    *,
+    downscale: Callable[[torch.Tensor], torch.Tensor],
+    iterations: int,
+    hr_crop: int,
+    train_seconds: float,
+    seconds_per_iteration: float,
+) -> ZeroShotResult:
+    """Write the x2 image and kernel of a finished run, and score them against the ground truth if given."""
+    image, color, kernel, output_path = job.image, result.color, result.kernel, job.output_path
+    write_image(output_path, color, bit_depth=image.bit_depth, alpha=result.alpha)
+    write_kernel_mat(job.kernel_mat, kernel)
+    if job.kernel_image is not None:
+        write_image(job.kernel_image, _kernel_picture(kernel), bit_depth=8)
+
+    metrics: dict[str, object] = {}
+    gt = job.gt
+    if gt is not None:
+        depth = output_bit_depth(output_path, image.bit_depth)
+        written = quantize(color, depth).astype(np.float64) / ((1 << depth) - 1)
+        if written.shape[2] != gt.shape[2]:  # gray vs colour: compare both as RGB
+            written, gt = (
+                np.broadcast_to(written, (*written.shape[:2], 3)),
+                np.broadcast_to(gt, (*gt.shape[:2], 3)),
+            )
+        metrics["psnr_y"] = psnr_y(written, gt, border=config.scale)
+        metrics["ssim_y"] = ssim_y(written, gt, border=config.scale)
+    if job.gt_kernel is not None:
+        metrics["kernel"] = kernel_error(kernel, job.gt_kernel).as_dict()
+        metrics["downsampler_psnr_y"] = _downsampler_psnr(downscale, result.pixels, job.gt_kernel)
+
+    return ZeroShotResult(
+        input=str(job.input_path),
+        output=str(output_path),
+        kernel_mat=str(job.kernel_mat),
+        kernel_png=str(job.kernel_image) if job.kernel_image else None,
+        input_size=(image.width, image.height),
+        output_size=(image.width * config.scale, image.height * config.scale),
+        image_kind=image.describe(),
+        device=describe(device),
+        iterations=iterations,
+        hr_crop=hr_crop,
+        train_seconds=train_seconds,
+        inference_seconds=result.inference_seconds,
+        seconds_per_iteration=seconds_per_iteration,
+        final_losses=result.final_losses.as_dict(),
+        metrics=metrics,
+        quirks=config.quirks.names_on(),
+    )
+
+
 def zero_shot_image(
     input_path: str | Path,
     output_path: str | Path,
@@ -215,78 +331,30 @@ def zero_shot_image(
     config = config or ZeroShotConfig()
     hooks = hooks or Hooks()
     input_path, output_path = Path(input_path), Path(output_path)
-    kernel_mat = kernel_path_for(output_path, input_path, config.scale)
-    kernel_image = kernel_mat.with_suffix(".png") if kernel_png else None
-
     if skip_existing and output_path.exists():
-        return ZeroShotResult(
-            input=str(input_path),
-            output=str(output_path),
-            kernel_mat=str(kernel_mat) if kernel_mat.exists() else None,
-            kernel_png=None,
-            input_size=(0, 0),
-            output_size=(0, 0),
-            image_kind="",
-            device="",
-            iterations=0,
-            hr_crop=0,
-            train_seconds=0.0,
-            inference_seconds=0.0,
-            seconds_per_iteration=0.0,
-            final_losses={},
-            skipped=True,
-        )
-
-    # --- everything that can fail fast, before minutes of training ---------------------------------
-    image = validate_input(input_path)
-    sr_height, sr_width = image.height * config.scale, image.width * config.scale
-    gt = load_ground_truth(Path(gt_path), sr_height, sr_width) if gt_path else None
-    gt_kernel = load_kernel_mat(Path(gt_kernel_path)) if gt_kernel_path else None
-    check_output_format(output_path, has_alpha=image.alpha is not None)
-    ensure_writable_dir(output_path.parent)
+        return skipped_result(input_path, output_path, config)
+    job = prepare_image(
+        input_path,
+        output_path,
+        config,
+        gt_path=gt_path,
+        gt_kernel_path=gt_kernel_path,
+        kernel_png=kernel_png,
+        hooks=hooks,
+    )
     device = resolve_device(config.device)
     configure_determinism(device)
 
-    if output_bit_depth(output_path, image.bit_depth) < image.bit_depth:
-        hooks.warning(f"{output_path.suffix} stores 8 bits per sample; the 16-bit input is written as 8-bit")
-
-    result = super_resolve(image, config, device, hooks=hooks, name=input_path.name)
-    trainer, color, kernel = result.trainer, result.color, result.kernel
-    write_image(output_path, color, bit_depth=image.bit_depth, alpha=result.alpha)
-    write_kernel_mat(kernel_mat, kernel)
-    if kernel_image is not None:
-        write_image(kernel_image, _kernel_picture(kernel), bit_depth=8)
-
-    metrics: dict[str, object] = {}
-    if gt is not None:
-        depth = output_bit_depth(output_path, image.bit_depth)
-        written = quantize(color, depth).astype(np.float64) / ((1 << depth) - 1)
-        if written.shape[2] != gt.shape[2]:  # gray vs colour: compare both as RGB
-            written, gt = (
-                np.broadcast_to(written, (*written.shape[:2], 3)),
-                np.broadcast_to(gt, (*gt.shape[:2], 3)),
-            )
-        metrics["psnr_y"] = psnr_y(written, gt, border=config.scale)
-        metrics["ssim_y"] = ssim_y(written, gt, border=config.scale)
-    if gt_kernel is not None:
-        metrics["kernel"] = kernel_error(kernel, gt_kernel).as_dict()
-        metrics["downsampler_psnr_y"] = _downsampler_psnr(trainer, result.pixels, gt_kernel)
-
-    return ZeroShotResult(
-        input=str(input_path),
-        output=str(output_path),
-        kernel_mat=str(kernel_mat),
-        kernel_png=str(kernel_image) if kernel_image else None,
-        input_size=(image.width, image.height),
-        output_size=(sr_width, sr_height),
-        image_kind=image.describe(),
-        device=describe(device),
+    result = super_resolve(job.image, config, device, hooks=hooks, name=input_path.name)
+    trainer = result.trainer
+    return finish_image(
+        job,
+        result,
+        config,
+        device,
+        downscale=trainer.downscale,
         iterations=trainer.iteration,
         hr_crop=trainer.hr_crop,
         train_seconds=trainer.train_seconds,
-        inference_seconds=result.inference_seconds,
         seconds_per_iteration=trainer.train_seconds / max(trainer.iteration, 1),
-        final_losses=result.final_losses.as_dict(),
-        metrics=metrics,
-        quirks=config.quirks.names_on(),
     )
