@@ -20,6 +20,7 @@ from ..image_io import ImageData
 class MethodOutput:
     sr: np.ndarray  # (H, W, C) float in [0, 1], not yet quantised
     kernel: np.ndarray | None = None
+    seconds: float | None = None  # this image's share of a batch's time, when images are trained together
 
 
 class Method(Protocol):
@@ -79,11 +80,16 @@ class Bicubic:
 
 
 class DualSRMethod:
-    """srx's zero-shot DualSR engine, trained per image (options: iters, seed, corrected, lambdas)."""
+    """srx's zero-shot DualSR engine, trained per image (options: iters, seed, corrected, lambdas, batch, ensemble).
+
+    ``batch=N`` trains the next N images of the run together (lockstep, each its own networks and seed); the
+    runner announces the images through ``plan`` and each gets 1/N of the batch's time.
+    """
 
     estimates_kernel = True
     OPTIONS: ClassVar[dict[str, type]] = {
         "iters": int, "seed": int, "corrected": bool, "lambda_cycle": float, "lambda_interp": float,
+        "batch": int, "ensemble": int,
     }  # fmt: skip
 
     def __init__(self, option_text: str, context: MethodContext) -> None:
@@ -93,14 +99,23 @@ class DualSRMethod:
             raise ConfigError(
                 f"method 'dualsr' is x2 only; the dataset is evaluated at x{context.scale} (use --scale 2)"
             )
+        from ..engine.zero_shot.batched import BatchSettings
+
         options = _parse_options(option_text, self.OPTIONS, "dualsr")
         self.key = _key("dualsr", options)
-        settings = {k: v for k, v in options.items() if k != "corrected"}
+        self.batch = BatchSettings(images=int(options.get("batch", 1)), ensemble=int(options.get("ensemble", 1)))
+        settings = {k: v for k, v in options.items() if k not in ("corrected", "batch", "ensemble")}
         config = ZeroShotConfig(device=context.device, tile=context.tile, **settings)
         if options.get("corrected"):
             config = replace(config, quirks=OfficialQuirks.corrected())
         self.config = config
         self.context = context
+        self.upcoming: list[str] = []
+        self.done: dict[str, MethodOutput] = {}
+
+    def plan(self, paths: list[str]) -> None:
+        """The LR images this method will be asked for, in order (lets ``batch=N`` train them N at a time)."""
+        self.upcoming = list(paths)
 
     def upscale(self, lr: ImageData) -> MethodOutput:
         from ..engine.zero_shot.pipeline import Hooks, super_resolve
@@ -108,8 +123,40 @@ class DualSRMethod:
 
         device = resolve_device(self.config.device)
         configure_determinism(device)
-        result = super_resolve(lr, self.config, device, hooks=Hooks(on_step=self.context.on_step))
-        return MethodOutput(result.color, kernel=result.kernel)
+        hooks = Hooks(on_step=self.context.on_step)
+        if not self.batch.needs_batched_engine:
+            result = super_resolve(lr, self.config, device, hooks=hooks)
+            return MethodOutput(result.color, kernel=result.kernel)
+        key = str(lr.path)
+        if key not in self.done:
+            self._train_batch_from(lr, device, hooks)
+        return self.done.pop(key)
+
+    def _train_batch_from(self, lr: ImageData, device, hooks) -> None:
+        """Train ``lr`` with the next planned images of the same crop size, up to ``batch`` of them."""
+        import time
+
+        from ..engine.zero_shot.batched import super_resolve_batch, training_crop_side
+        from ..image_io import read_image
+
+        self.batch.check(self.config, device)
+        crop = training_crop_side(lr, self.config)
+        images = [lr]
+        position = self.upcoming.index(str(lr.path)) if str(lr.path) in self.upcoming else len(self.upcoming)
+        for path in self.upcoming[position + 1 :]:
+            if len(images) == self.batch.images:
+                break
+            candidate = read_image(path)
+            if training_crop_side(candidate, self.config) == crop:
+                images.append(candidate)
+        start = time.perf_counter()
+        outcomes = super_resolve_batch(images, self.config, self.batch, device, hooks=hooks)
+        share = (time.perf_counter() - start) / len(images)
+        for image, outcome in zip(images, outcomes, strict=True):
+            if str(image.path) in self.upcoming:
+                self.upcoming.remove(str(image.path))
+            resolved = outcome.resolved
+            self.done[str(image.path)] = MethodOutput(resolved.color, kernel=resolved.kernel, seconds=share)
 
 
 class PretrainedMethod:

@@ -255,6 +255,10 @@ def run_benchmark(
     todo_by_item: dict[str, list[Method]] = {}
     for pair, method in todo:
         todo_by_item.setdefault(pair.item, []).append(method)
+    for method in methods:  # methods that train several images together learn which ones will come
+        plan = getattr(method, "plan", None)
+        if plan is not None:
+            plan([str(pair.lr) for pair, m in todo if m is method])
 
     for pair in mine:
         pending = todo_by_item.get(pair.item)
@@ -279,7 +283,7 @@ def run_benchmark(
                 hooks.on_run(pair.item, method.key)
             start = time.perf_counter()
             output = method.upscale(lr)
-            seconds = time.perf_counter() - start
+            seconds = time.perf_counter() - start if output.seconds is None else output.seconds
             sr, target = _match_channels(np.asarray(output.sr), hr)
             scores = evaluate(sr, target, protocol=protocol, scale=scale, bit_depth=hr_image.bit_depth)
             record = Record(

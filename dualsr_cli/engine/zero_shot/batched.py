@@ -479,7 +479,7 @@ class BatchJob:
     gt_kernel_path: Path | None = None
 
 
-def _crop_side(image: ImageData, config: ZeroShotConfig) -> int:
+def training_crop_side(image: ImageData, config: ZeroShotConfig) -> int:
     """The training crop this image gets (runs train together only with equal crops)."""
     rows = image.height - 2 * TRAINING_BORDER
     cols = image.width - 2 * TRAINING_BORDER
@@ -534,68 +534,101 @@ def zero_shot_batch(
         )
     configure_determinism(device)
     apply_precision(settings.precision, device)
-    on_step = hooks.on_step
-    report_first = None if on_step is None else (lambda iteration, losses: on_step(iteration, losses[0]))
 
     order = list(prepared)
-    crops = [_crop_side(prepared[i].image, config) for i in order]
-    seeds = [config.seed + k for k in range(settings.ensemble)]
+    crops = [training_crop_side(prepared[i].image, config) for i in order]
     for batch in plan_batches(crops, settings.images):
         members = [prepared[order[i]] for i in batch]
-        for job in members:
-            image = job.image
-            if min(image.width, image.height) < HR_CROP + 2 * TRAINING_BORDER:
-                hooks.warning(
-                    f"{job.input_path.name} is {image.width}x{image.height}: smaller than the "
-                    f"{HR_CROP + 2 * TRAINING_BORDER} px that DualSR's 128 px crops need, training on smaller crops"
-                )
-        images = [job.image.rgb_float64() for job in members for _ in seeds]
-        configs = [replace(config, seed=seed) for _ in members for seed in seeds]
-        trainer = BatchedDualSRTrainer(images, configs, device, settings=settings)
-        names = ", ".join(job.input_path.name for job in members)
-        if hooks.on_start is not None:
-            hooks.on_start(names if settings.ensemble == 1 else f"{names} (x{settings.ensemble} seeds)", config.iters)
-        trainer.train(report_first)
-
-        for position, job in enumerate(members):
-            runs = trainer.runs[position * len(seeds) : (position + 1) * len(seeds)]
-            pixels = to_network_input(job.image)
-            start = time.perf_counter()
-            upscaled = torch.stack([run.upscale(pixels, on_tile=hooks.on_inference) for run in runs]).mean(dim=0)
-            inference_seconds = time.perf_counter() - start
-            color, alpha = from_network_output(upscaled, job.image)
-            kernel, spread = ensemble_kernel([run.kernel() for run in runs])
-
-            def downscale(image: torch.Tensor, runs=runs) -> torch.Tensor:  # G_DN is linear: mean of the runs
-                return torch.stack([run.downscale(image) for run in runs]).mean(dim=0)
-
-            assert runs[0].last_losses is not None
-            resolved = SuperResolved(runs[0], pixels, color, alpha, kernel, runs[0].last_losses, inference_seconds)
+        names = [job.input_path.name for job in members]
+        outcomes = super_resolve_batch(
+            [job.image for job in members], config, settings, device, hooks=hooks, names=names
+        )
+        for position, (job, outcome) in enumerate(zip(members, outcomes, strict=True)):
+            trainer = outcome.trainer
             result = finish_image(
                 job,
-                resolved,
+                outcome.resolved,
                 config,
                 device,
-                downscale=downscale,
+                downscale=outcome.downscale,
                 iterations=trainer.iteration,
                 hr_crop=trainer.hr_crop,
                 train_seconds=trainer.train_seconds,
                 seconds_per_iteration=trainer.train_seconds / max(trainer.iteration, 1),
             )
             result.batch = {
-                "images_together": [member.input_path.name for member in members],
+                "images_together": names,
                 "runs_together": len(trainer.runs),
                 "stacking": trainer.stacking,
                 "precision": settings.precision,
                 "cuda_graphs": settings.cuda_graphs,
-                "seeds": seeds,
+                "seeds": [run.config.seed for run in outcome.runs],
             }
             if settings.ensemble > 1:
-                result.batch["kernel_spread"] = spread
+                result.batch["kernel_spread"] = outcome.kernel_spread
                 if job.gt is not None:
-                    result.batch["member_psnr_y"] = [_member_psnr(run, pixels, job, config) for run in runs]
+                    pixels = outcome.resolved.pixels
+                    result.batch["member_psnr_y"] = [_member_psnr(run, pixels, job, config) for run in outcome.runs]
             results[order[batch[position]]] = result
     return [results[i] for i in range(len(jobs))]
+
+
+@dataclass
+class BatchOutcome:
+    """One image of a trained batch: its (ensemble-averaged) result and the runs that made it."""
+
+    resolved: SuperResolved
+    runs: list[DualSRTrainer]
+    trainer: BatchedDualSRTrainer
+    kernel_spread: dict[str, float]
+
+    def downscale(self, image: torch.Tensor) -> torch.Tensor:
+        """G_DN of the runs averaged (G_DN is linear: the same as downscaling with their mean kernel)."""
+        return torch.stack([run.downscale(image) for run in self.runs]).mean(dim=0)
+
+
+def super_resolve_batch(
+    images: Sequence[ImageData],
+    config: ZeroShotConfig,
+    settings: BatchSettings,
+    device: torch.device,
+    *,
+    hooks: Hooks | None = None,
+    names: Sequence[str] | None = None,
+) -> list[BatchOutcome]:
+    """Train ``settings.ensemble`` runs (seeds seed, seed+1, ...) per image, all in one lockstep batch, then
+    upscale each image with its runs (the average of their outputs when there are several)."""
+    hooks = hooks or Hooks()
+    names = list(names or [f"image {i + 1}" for i in range(len(images))])
+    for name, image in zip(names, images, strict=True):
+        if min(image.width, image.height) < HR_CROP + 2 * TRAINING_BORDER:
+            hooks.warning(
+                f"{name} is {image.width}x{image.height}: smaller than the {HR_CROP + 2 * TRAINING_BORDER} px "
+                "that DualSR's 128 px crops need, training on smaller crops (quality may suffer)"
+            )
+    seeds = [config.seed + k for k in range(settings.ensemble)]
+    pixels_per_run = [image.rgb_float64() for image in images for _ in seeds]
+    configs = [replace(config, seed=seed) for _ in images for seed in seeds]
+    trainer = BatchedDualSRTrainer(pixels_per_run, configs, device, settings=settings)
+    if hooks.on_start is not None:
+        label = ", ".join(names) + ("" if settings.ensemble == 1 else f" (x{settings.ensemble} seeds)")
+        hooks.on_start(label, config.iters)
+    on_step = hooks.on_step
+    trainer.train(None if on_step is None else lambda iteration, losses: on_step(iteration, losses[0]))
+
+    outcomes = []
+    for position, image in enumerate(images):
+        runs = trainer.runs[position * len(seeds) : (position + 1) * len(seeds)]
+        pixels = to_network_input(image)
+        start = time.perf_counter()
+        upscaled = torch.stack([run.upscale(pixels, on_tile=hooks.on_inference) for run in runs]).mean(dim=0)
+        inference_seconds = time.perf_counter() - start
+        color, alpha = from_network_output(upscaled, image)
+        kernel, spread = ensemble_kernel([run.kernel() for run in runs])
+        assert runs[0].last_losses is not None
+        resolved = SuperResolved(runs[0], pixels, color, alpha, kernel, runs[0].last_losses, inference_seconds)
+        outcomes.append(BatchOutcome(resolved, runs, trainer, spread))
+    return outcomes
 
 
 def _member_psnr(run: DualSRTrainer, pixels: torch.Tensor, job: PreparedImage, config: ZeroShotConfig) -> float:
