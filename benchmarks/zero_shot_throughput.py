@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--stacking", default="auto", choices=["auto", "grouped", "per-network", "both"])
     parser.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16"])
     parser.add_argument("--cuda-graphs", action="store_true")
+    parser.add_argument("--crop", type=int, default=0, help="train on the top-left CROPxCROP of the photo (0: all)")
     args = parser.parse_args()
 
     device = resolve_device(args.device)
@@ -73,6 +74,8 @@ def main() -> None:
     sizes = [int(n) for n in args.sizes.split(",")]
     stackings = ["grouped", "per-network"] if args.stacking == "both" else [args.stacking]
     image = bundled_photo()
+    if args.crop:
+        image = image[: args.crop, : args.crop]
     iters = (args.rounds + WARMUP_ROUNDS) * len(sizes) + 2  # enough crops: the single runs serve every N
     config = ZeroShotConfig(iters=iters, device=str(device))
     configs = [replace(config, seed=seed) for seed in range(max(sizes))]

@@ -137,3 +137,15 @@ def test_gpu_only_options_are_refused_on_the_cpu():
     with pytest.raises(ConfigError, match="--precision must be one of"):
         BatchSettings(precision="fp16")
     BatchSettings(precision="fp32").check(CONFIG, CPU)
+
+
+def test_bf16_autocast_step_runs_and_stays_close(images):
+    """The bf16 code path (CUDA autocast) exercised with the CPU's bf16 autocast: dtypes line up, losses stay near."""
+    configs = [CONFIG, replace(CONFIG, seed=1)]
+    exact = BatchedDualSRTrainer(images, configs, CPU, settings=BatchSettings(stacking="grouped"))
+    halved = BatchedDualSRTrainer(images, configs, CPU, settings=BatchSettings(stacking="grouped"))
+    halved.autocast = torch.autocast("cpu", dtype=torch.bfloat16, cache_enabled=False)
+    for a, b in zip(exact.step(), halved.step(), strict=True):
+        for name, value in a.as_dict().items():
+            assert getattr(b, name) == pytest.approx(value, rel=0.05, abs=0.02), name
+    assert all(p.dtype == torch.float32 for run in halved.runs for p in run.g_up.parameters())
