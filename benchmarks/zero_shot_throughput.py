@@ -8,7 +8,7 @@ autograd saves for the backward of one step (what grows with N; weights and Adam
 The LAST line is ``throughput_ratio=<best batched / sequential>``, the best over N > 1 (N = 1 if only 1).
 
     python benchmarks/zero_shot_throughput.py [--rounds 4] [--sizes 1,2,4,8] [--device cpu|cuda]
-        [--stacking auto|grouped|per-network|both] [--precision fp32|tf32|bf16] [--cuda-graphs]
+        [--stacking auto|grouped|per-network|sequential|both|A,B] [--precision fp32|tf32|bf16] [--cuda-graphs]
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4, help="timed rounds (after one warm-up round)")
     parser.add_argument("--sizes", default="1,2,4,8", help="numbers of runs trained together")
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--stacking", default="auto", choices=["auto", "grouped", "per-network", "both"])
+    parser.add_argument("--stacking", default="auto", help="auto, grouped, per-network, sequential, or a comma list")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "tf32", "bf16"])
     parser.add_argument("--cuda-graphs", action="store_true")
     parser.add_argument("--crop", type=int, default=0, help="train on the top-left CROPxCROP of the photo (0: all)")
@@ -72,7 +72,7 @@ def main() -> None:
     configure_determinism(device)
     apply_precision(args.precision, device)
     sizes = [int(n) for n in args.sizes.split(",")]
-    stackings = ["grouped", "per-network"] if args.stacking == "both" else [args.stacking]
+    stackings = ["grouped", "per-network"] if args.stacking == "both" else args.stacking.split(",")
     image = bundled_photo()
     if args.crop:
         image = image[: args.crop, : args.crop]
@@ -99,6 +99,7 @@ def main() -> None:
                 elapsed = timed(single.step, device)
                 if round_index >= WARMUP_ROUNDS:
                     seconds_seq[n] += elapsed
+        print(f"round {round_index + 1}/{WARMUP_ROUNDS + args.rounds} done", flush=True)
 
     memory = {}
     for key, trainer in batched.items():

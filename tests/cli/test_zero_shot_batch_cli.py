@@ -44,7 +44,7 @@ def test_batched_images_of_two_sizes_match_their_single_runs(tmp_path):
         assert one.shape == two.shape and np.abs(one - two).max() <= 2
     entries = json.loads((tmp_path / "batched.json").read_text())["images"]
     assert [e["batch"]["images_together"] for e in entries] == [["a.png", "b.png"]] * 2
-    assert all(e["iterations"] == 2 and e["batch"]["stacking"] == "per-network" for e in entries)
+    assert all(e["iterations"] == 2 and e["batch"]["stacking"] == "sequential" for e in entries)
 
 
 def test_ensemble_averages_seeds_and_reports_the_kernel_spread(tmp_path):

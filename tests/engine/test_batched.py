@@ -149,3 +149,16 @@ def test_bf16_autocast_step_runs_and_stays_close(images):
         for name, value in a.as_dict().items():
             assert getattr(b, name) == pytest.approx(value, rel=0.05, abs=0.02), name
     assert all(p.dtype == torch.float32 for run in halved.runs for p in run.g_up.parameters())
+
+
+def test_sequential_stacking_is_bit_identical_to_single_runs(images):
+    """The CPU default: each run's own single-run step in turn, in lockstep."""
+    configs = [replace(CONFIG, seed=0, iters=1), replace(CONFIG, seed=1, iters=1)]
+    singles = _single_runs(images, configs, torch.float32)
+    batch = BatchedDualSRTrainer(images, configs, CPU)
+    assert batch.stacking == "sequential"
+    batch.train()
+    for single, run in zip(singles, batch.runs, strict=True):
+        assert torch.equal(run.last_kernel, single.last_kernel) and run.last_losses == single.last_losses
+    with pytest.raises(ConfigError, match="stacked computation"):
+        BatchSettings(stacking="sequential", cuda_graphs=True)

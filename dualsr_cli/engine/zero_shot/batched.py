@@ -11,9 +11,11 @@ Two ways to compute the networks, chosen by measurement (``benchmarks/zero_shot_
 - ``grouped``: stacked networks. Every conv of the N runs becomes one grouped convolution over
   (B, N·C, H, W) with the runs' weights concatenated (and their spectral norms computed per run); one
   kernel launch per layer instead of N. Meant for GPUs, where a single run uses a sliver of the device.
-- ``per-network``: every run's own modules in turn inside the shared step. On the CPU a single run
-  already keeps the cores busy and grouped convolutions are slower than N separate ones (PyTorch's CPU
-  kernels for groups > 1 lose the blocked channels_last path), so this is the CPU default.
+- ``per-network``: every run's own modules in turn inside the shared step (one backward for all runs).
+- ``sequential``: every run's own single-run ``DualSRTrainer.step`` in turn, so results are bit-identical
+  to single runs and memory holds one run's activations, not N. On the CPU a single run already keeps the
+  cores busy, grouped convolutions are slower than N separate ones, and holding N runs' activations at
+  once measured slower than one at a time, so this is the CPU default.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from .schedule import learning_rates
 from .trainer import DualSRTrainer, StepLosses, training_crop_size
 
 PRECISIONS = ("fp32", "tf32", "bf16")
-STACKINGS = ("auto", "grouped", "per-network")
+STACKINGS = ("auto", "grouped", "per-network", "sequential")
 # Eager iterations before a CUDA graph is captured (lets cuDNN/cuBLAS and the allocator settle).
 GRAPH_WARMUP_ITERS = 3
 
@@ -74,6 +76,8 @@ class BatchSettings:
             raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)} (got '{self.precision}')")
         if self.stacking not in STACKINGS:
             raise ConfigError(f"stacking must be one of {', '.join(STACKINGS)} (got '{self.stacking}')")
+        if self.stacking == "sequential" and (self.cuda_graphs or self.precision != "fp32"):
+            raise ConfigError("--cuda-graphs and --precision need a stacked computation, not sequential stacking")
 
     @property
     def needs_batched_engine(self) -> bool:
@@ -91,7 +95,7 @@ class BatchSettings:
     def resolved_stacking(self, device: torch.device) -> str:
         if self.stacking != "auto":
             return self.stacking
-        return "grouped" if device.type == "cuda" else "per-network"
+        return "grouped" if device.type == "cuda" else "sequential"
 
 
 def apply_precision(precision: str, device: torch.device) -> None:
@@ -206,8 +210,9 @@ class BatchedDualSRTrainer:
         self.opt_g_up = adam([r.g_up for r in self.runs], first.lr_g_up)
         self.opt_g_dn = adam([r.g_dn for r in self.runs], first.lr_g_dn)
         self.opt_d_dn = adam([r.d_dn for r in self.runs], first.lr_d_dn)
-        for run in self.runs:  # the runs' own optimisers are never stepped; drop them to avoid confusion
-            run.opt_g_up = run.opt_g_dn = run.opt_d_dn = None
+        if self.stacking != "sequential":  # the runs' own optimisers are never stepped; drop them
+            for run in self.runs:
+                run.opt_g_up = run.opt_g_dn = run.opt_d_dn = None
 
         self.regulariser = self.runs[0].regulariser  # its fixed tensors are the same for every run
         self.iteration = 0
@@ -436,6 +441,9 @@ class BatchedDualSRTrainer:
 
     def step(self) -> list[StepLosses]:
         """One iteration of every run; returns each run's losses and advances each run's schedule."""
+        if self.stacking == "sequential":  # each run's own single-run step, in turn
+            self.iteration += 1
+            return [run.step() for run in self.runs]
         self._set_learning_rates()
         inputs = self._inputs()
         values = self._graph_step(inputs) if self.settings.cuda_graphs else self._train_step(inputs)
