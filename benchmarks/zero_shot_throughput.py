@@ -35,8 +35,8 @@ def bundled_photo():
     return read_image(str(files("dualsr_cli") / "samples" / "realsr_canon_0A5A4954_LR.png")).rgb_float64()
 
 
-def saved_bytes_of_one_step(trainer: BatchedDualSRTrainer) -> int:
-    """Bytes of the tensors autograd keeps for backward during one step (activations; the N-dependent part)."""
+def saved_bytes(step) -> int:
+    """Bytes of the tensors autograd keeps for backward during ``step()`` (the activations)."""
     total = 0
 
     def pack(tensor: torch.Tensor) -> torch.Tensor:
@@ -45,8 +45,15 @@ def saved_bytes_of_one_step(trainer: BatchedDualSRTrainer) -> int:
         return tensor
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
-        trainer.step()
+        step()
     return total
+
+
+def saved_bytes_of_one_step(trainer: BatchedDualSRTrainer) -> int:
+    """Activations held at once in one step: all N runs' when stacked, one run's at a time when sequential."""
+    if trainer.stacking == "sequential":
+        return max(saved_bytes(run.step) for run in trainer.runs)
+    return saved_bytes(trainer.step)
 
 
 def timed(step, device: torch.device) -> float:

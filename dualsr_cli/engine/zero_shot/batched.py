@@ -14,8 +14,9 @@ Two ways to compute the networks, chosen by measurement (``benchmarks/zero_shot_
 - ``per-network``: every run's own modules in turn inside the shared step (one backward for all runs).
 - ``sequential``: every run's own single-run ``DualSRTrainer.step`` in turn, so results are bit-identical
   to single runs and memory holds one run's activations, not N. On the CPU a single run already keeps the
-  cores busy, grouped convolutions are slower than N separate ones, and holding N runs' activations at
-  once measured slower than one at a time, so this is the CPU default.
+  cores busy and grouped convolutions are slower than N separate ones; ``per-network`` measured the same
+  throughput as one run at a time within the machine's noise, at N times the memory. So this is the CPU
+  default.
 """
 
 from __future__ import annotations
