@@ -86,8 +86,10 @@ class BatchSettings:
 
     def check(self, config: ZeroShotConfig, device: torch.device) -> None:
         """Refuse what this engine cannot do, before any training starts."""
-        if config.scale != 2 and (self.images > 1 or self.ensemble > 1):
-            raise ConfigError(f"--batch-images and --ensemble support x2 only (got --scale {config.scale})")
+        if config.scale != 2:
+            raise ConfigError(
+                f"--batch-images, --ensemble, --precision and --cuda-graphs support x2 only (got --scale {config.scale})"
+            )
         if self.precision != "fp32" and device.type != "cuda":
             raise ConfigError(f"--precision {self.precision} needs a CUDA device; on {device.type} srx trains in fp32")
         if self.cuda_graphs and device.type != "cuda":
