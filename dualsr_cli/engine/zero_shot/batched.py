@@ -88,7 +88,8 @@ class BatchSettings:
         """Refuse what this engine cannot do, before any training starts."""
         if config.scale != 2:
             raise ConfigError(
-                f"--batch-images, --ensemble, --precision and --cuda-graphs support x2 only (got --scale {config.scale})"
+                "--batch-images, --ensemble, --precision and --cuda-graphs support x2 only "
+                f"(got --scale {config.scale})"
             )
         if self.precision != "fp32" and device.type != "cuda":
             raise ConfigError(f"--precision {self.precision} needs a CUDA device; on {device.type} srx trains in fp32")
