@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -137,6 +138,9 @@ def test_gpu_only_options_are_refused_on_the_cpu():
     with pytest.raises(ConfigError, match="--precision must be one of"):
         BatchSettings(precision="fp16")
     BatchSettings(precision="fp32").check(CONFIG, CPU)
+    x4 = SimpleNamespace(scale=4)  # ZeroShotConfig is x2-only on this branch; x4 arrives from elsewhere
+    with pytest.raises(ConfigError, match="support x2 only"):
+        BatchSettings(images=2).check(x4, CPU)
 
 
 def test_bf16_autocast_step_runs_and_stays_close(images):
