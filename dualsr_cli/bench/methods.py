@@ -20,6 +20,7 @@ from ..image_io import ImageData
 class MethodOutput:
     sr: np.ndarray  # (H, W, C) float in [0, 1], not yet quantised
     kernel: np.ndarray | None = None
+    seconds: float | None = None  # this image's share of a batch's time, when images are trained together
 
 
 class Method(Protocol):
@@ -79,14 +80,18 @@ class Bicubic:
 
 
 class DualSRMethod:
-    """srx's zero-shot DualSR engine, trained per image (options: iters, seed, corrected, lambdas; x4=twice|joint).
+    """srx's zero-shot DualSR engine, trained per image (options: iters, seed, corrected, lambdas; x4=twice|joint;
+    batch, ensemble).
 
-    Runs at the dataset's scale (x2 or x4); ``x4`` picks the x4 method and is refused at x2.
+    Runs at the dataset's scale (x2 or x4); ``x4`` picks the x4 method and is refused at x2. ``batch=N`` trains
+    the next N images of the run together (lockstep, each its own networks and seed); the runner announces the
+    images through ``plan`` and each gets 1/N of the batch's time.
     """
 
     estimates_kernel = True
     OPTIONS: ClassVar[dict[str, type]] = {
         "iters": int, "seed": int, "corrected": bool, "lambda_cycle": float, "lambda_interp": float, "x4": str,
+        "batch": int, "ensemble": int,
     }  # fmt: skip
 
     def __init__(self, option_text: str, context: MethodContext) -> None:
@@ -96,11 +101,14 @@ class DualSRMethod:
             raise ConfigError(
                 f"method 'dualsr' upscales x2 or x4; the dataset is evaluated at x{context.scale} (use --scale 2 or 4)"
             )
+        from ..engine.zero_shot.batched import BatchSettings
+
         options = _parse_options(option_text, self.OPTIONS, "dualsr")
         if "x4" in options and context.scale != 4:
             raise ConfigError("option 'x4' of method 'dualsr' applies to x4 datasets only (use --scale 4)")
         self.key = _key("dualsr", options)
-        settings = {k: v for k, v in options.items() if k not in ("corrected", "x4")}
+        self.batch = BatchSettings(images=int(options.get("batch", 1)), ensemble=int(options.get("ensemble", 1)))
+        settings = {k: v for k, v in options.items() if k not in ("corrected", "x4", "batch", "ensemble")}
         if "x4" in options:
             settings["x4_method"] = str(options["x4"]).strip().lower()
         config = ZeroShotConfig(scale=context.scale, device=context.device, tile=context.tile, **settings)
@@ -108,6 +116,12 @@ class DualSRMethod:
             config = replace(config, quirks=OfficialQuirks.corrected())
         self.config = config
         self.context = context
+        self.upcoming: list[str] = []
+        self.done: dict[str, MethodOutput] = {}
+
+    def plan(self, paths: list[str]) -> None:
+        """The LR images this method will be asked for, in order (lets ``batch=N`` train them N at a time)."""
+        self.upcoming = list(paths)
 
     def check_input(self, width: int, height: int, path) -> None:
         """DualSR's size limits, checked from the header so that such a pair is skipped before any training."""
@@ -121,8 +135,40 @@ class DualSRMethod:
 
         device = resolve_device(self.config.device)
         configure_determinism(device)
-        result = super_resolve(lr, self.config, device, hooks=Hooks(on_step=self.context.on_step))
-        return MethodOutput(result.color, kernel=result.kernel)
+        hooks = Hooks(on_step=self.context.on_step)
+        if not self.batch.needs_batched_engine:
+            result = super_resolve(lr, self.config, device, hooks=hooks)
+            return MethodOutput(result.color, kernel=result.kernel)
+        key = str(lr.path)
+        if key not in self.done:
+            self._train_batch_from(lr, device, hooks)
+        return self.done.pop(key)
+
+    def _train_batch_from(self, lr: ImageData, device, hooks) -> None:
+        """Train ``lr`` with the next planned images of the same crop size, up to ``batch`` of them."""
+        import time
+
+        from ..engine.zero_shot.batched import super_resolve_batch, training_crop_side
+        from ..image_io import read_image
+
+        self.batch.check(self.config, device)
+        crop = training_crop_side(lr, self.config)
+        images = [lr]
+        position = self.upcoming.index(str(lr.path)) if str(lr.path) in self.upcoming else len(self.upcoming)
+        for path in self.upcoming[position + 1 :]:
+            if len(images) == self.batch.images:
+                break
+            candidate = read_image(path)
+            if training_crop_side(candidate, self.config) == crop:
+                images.append(candidate)
+        start = time.perf_counter()
+        outcomes = super_resolve_batch(images, self.config, self.batch, device, hooks=hooks)
+        share = (time.perf_counter() - start) / len(images)
+        for image, outcome in zip(images, outcomes, strict=True):
+            if str(image.path) in self.upcoming:
+                self.upcoming.remove(str(image.path))
+            resolved = outcome.resolved
+            self.done[str(image.path)] = MethodOutput(resolved.color, kernel=resolved.kernel, seconds=share)
 
 
 class PretrainedMethod:

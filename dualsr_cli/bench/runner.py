@@ -456,6 +456,10 @@ def _evaluate(
     todo_by_item: dict[str, list[Method]] = {}
     for pair, method in todo:
         todo_by_item.setdefault(pair.item, []).append(method)
+    for method in methods:  # methods that train several images together learn which ones will come
+        plan = getattr(method, "plan", None)
+        if plan is not None:
+            plan([str(pair.lr) for pair, m in todo if m is method])
 
     files = BenchFiles(out_dir) if out_dir is not None else None
     if save_images and files is not None and dist.is_main:
@@ -504,7 +508,7 @@ def _evaluate(
                 hooks.on_run(pair.item, method.key)
             start = time.perf_counter()
             output = method.upscale(lr)
-            seconds = time.perf_counter() - start
+            seconds = time.perf_counter() - start if output.seconds is None else output.seconds
             sr, target = _match_channels(np.asarray(output.sr), hr)
             scores = evaluate(sr, target, protocol=protocol, scale=scale, bit_depth=hr_image.bit_depth)
             record = Record(

@@ -147,6 +147,40 @@ def zero_shot(
             rich_help_panel="Output",
         ),
     ] = False,
+    batch_images: Annotated[
+        int,
+        typer.Option(
+            "--batch-images",
+            help="Train this many images at once in one process (independent runs in lockstep; each result "
+            "equals its single run up to float rounding). Images with different crop sizes train apart.",
+            rich_help_panel="Batching and GPU",
+        ),
+    ] = 1,
+    ensemble: Annotated[
+        int,
+        typer.Option(
+            "--ensemble",
+            help="Train K runs per image with seeds seed..seed+K-1 and write their average image and average "
+            "kernel (the JSON gives the kernels' spread). Quality gain unmeasured at paper settings (README).",
+            rich_help_panel="Batching and GPU",
+        ),
+    ] = 1,
+    precision: Annotated[
+        str,
+        typer.Option(
+            "--precision",
+            help="CUDA training arithmetic: fp32 (default, exact), tf32 or bf16 (autocast). CPU: fp32 only.",
+            rich_help_panel="Batching and GPU",
+        ),
+    ] = "fp32",
+    cuda_graphs: Annotated[
+        bool,
+        typer.Option(
+            "--cuda-graphs",
+            help="Replay the fixed-shape training step as a CUDA graph (CUDA only; unmeasured, see README).",
+            rich_help_panel="Batching and GPU",
+        ),
+    ] = False,
     skip_existing: SkipExistingOption = False,
     device: DeviceOption = "auto",
     tile: TileOption = None,
@@ -154,6 +188,7 @@ def zero_shot(
     json_path: ZeroShotJsonOption = None,
 ) -> None:
     with user_errors():
+        from ..engine.zero_shot.batched import BatchJob, BatchSettings, zero_shot_batch
         from ..engine.zero_shot.config import OfficialQuirks, ZeroShotConfig
         from ..engine.zero_shot.pipeline import Hooks, validate_input, zero_shot_image
         from ..files import list_inputs, output_extension, plan_outputs, shard
@@ -177,6 +212,9 @@ def zero_shot(
             device=device,
             tile=tile,
         )
+        settings = BatchSettings(images=batch_images, ensemble=ensemble, precision=precision, cuda_graphs=cuda_graphs)
+        if settings.needs_batched_engine:
+            settings.check(config, resolve_device(config.device))
         resolve_device(config.device)  # an unknown or absent device is refused before any image is read
         if json_path is not None:
             check_output_file(json_path, "--json")  # found now, not after hours of training
@@ -231,14 +269,34 @@ def zero_shot(
                     on_inference=lambda done, total: progress.detail(f"tile {done}/{total}", action="upscaling"),
                     warn=warn,
                 )
-                for image, target, gt_file, kernel_file in jobs:
-                    result = zero_shot_image(
-                        image, target, config, gt_path=gt_file, gt_kernel_path=kernel_file,
-                        kernel_png=save_kernel, comparison_png=save_comparison, skip_existing=skip_existing,
+                if settings.needs_batched_engine:
+                    results = zero_shot_batch(
+                        [BatchJob(*job) for job in jobs],
+                        config,
+                        settings,
+                        kernel_png=save_kernel,
+                        comparison_png=save_comparison,
+                        skip_existing=skip_existing,
                         hooks=hooks,
-                    )  # fmt: skip
-                    if result.skipped:
-                        progress.start_item(image.name)
+                    )
+                else:
+                    results = (
+                        zero_shot_image(
+                            image,
+                            target,
+                            config,
+                            gt_path=gt_file,
+                            gt_kernel_path=kernel_file,
+                            kernel_png=save_kernel,
+                            comparison_png=save_comparison,
+                            skip_existing=skip_existing,
+                            hooks=hooks,
+                        )
+                        for image, target, gt_file, kernel_file in jobs
+                    )
+                for result in results:  # one image at a time: its summary line and JSON as soon as it is done
+                    if not progress.open:  # skipped, or a later image of a batch that trained together
+                        progress.start_item(Path(result.input).name)
                     progress.finish_item(skipped=result.skipped)
                     _report(result, quiet, lambda text: progress.print(text, report))
                     summary["images"].append(result.__dict__)
@@ -281,6 +339,12 @@ def _report(result, quiet: bool, say) -> None:
     pictures = [path for path in (result.kernel_png, result.comparison_png) if path]
     if pictures:
         say(f"  figures: {', '.join(pictures)}")
+    spread = result.batch.get("kernel_spread")
+    if spread:
+        say(
+            f"  ensemble of {len(result.batch['seeds'])} seeds: kernel spread (per-tap std) RMS "
+            f"{spread['rms_tap_std']:.2e}, max {spread['max_tap_std']:.2e}"
+        )
     metrics = result.metrics
     for stage in result.stages if len(result.stages) > 1 else []:
         say(f"  stage {stage['stage']}: {stage['iterations']} iterations in {stage['train_seconds'] / 60:.1f} min")

@@ -212,3 +212,20 @@ def test_pretrained_checkpoints_plug_into_the_registry(dataset_factory, tmp_path
         build_method("dasr", MethodContext(scale=4))
     with pytest.raises(ConfigError, match="x4 model"):
         build_method(f"dasr:{tmp_path / 'srn.pth'}", MethodContext(scale=2))
+
+
+def test_dualsr_batch_option_trains_images_together_with_single_run_results(dataset_factory):
+    dataset = detect(dataset_factory("div2krk"))
+    context = MethodContext(scale=2, device="cpu")
+    batched = build_method("dualsr:iters=2,batch=2", context)
+    methods = [build_method("dualsr:iters=2", context), batched]
+    report = run_benchmark(dataset, methods)
+    rows = {(r.item, r.method): r for r in report.records}
+    items = sorted({r.item for r in report.records})
+    assert len(items) == 3 and batched.key == "dualsr:batch=2,iters=2"
+    for item in items:  # 3 images: a batch of 2, then 1
+        single, together = rows[(item, "dualsr:iters=2")], rows[(item, batched.key)]
+        assert together.psnr == pytest.approx(single.psnr, abs=0.05)
+        assert together.kernel_error == pytest.approx(single.kernel_error, rel=1e-2, abs=1e-4)
+        assert together.seconds > 0
+    assert not batched.done and not batched.upcoming

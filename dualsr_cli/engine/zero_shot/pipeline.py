@@ -80,6 +80,7 @@ class ZeroShotResult:
     comparison_png: str | None = None
     scale: int = 2
     stages: list[dict] = field(default_factory=list)  # x4: one entry per training run
+    batch: dict[str, object] = field(default_factory=dict)  # batched/ensemble runs: who trained together
 
 
 def kernel_path_for(output: Path, input_path: Path, scale: int) -> Path:
@@ -258,6 +259,129 @@ def super_resolve(
     )
 
 
+@dataclass
+class PreparedImage:
+    """One image checked and read, with its companions and output paths, ready to train."""
+
+    input_path: Path
+    output_path: Path
+    kernel_mat: Path
+    kernel_image: Path | None
+    comparison: Path | None
+    image: ImageData
+    gt: np.ndarray | None
+    gt_kernel: np.ndarray | None
+
+
+def skipped_result(input_path: Path, output_path: Path, config: ZeroShotConfig) -> ZeroShotResult:
+    kernel_mat = kernel_path_for(output_path, input_path, config.scale)
+    return ZeroShotResult(
+        input=str(input_path),
+        output=str(output_path),
+        kernel_mat=str(kernel_mat) if kernel_mat.exists() else None,
+        kernel_png=None,
+        input_size=(0, 0),
+        output_size=(0, 0),
+        image_kind="",
+        device="",
+        iterations=0,
+        hr_crop=0,
+        train_seconds=0.0,
+        inference_seconds=0.0,
+        seconds_per_iteration=0.0,
+        final_losses={},
+        skipped=True,
+        scale=config.scale,
+    )
+
+
+def prepare_image(
+    input_path: Path,
+    output_path: Path,
+    config: ZeroShotConfig,
+    *,
+    gt_path: str | Path | None,
+    gt_kernel_path: str | Path | None,
+    kernel_png: bool,
+    comparison_png: bool = False,
+    hooks: Hooks,
+) -> PreparedImage:
+    """Everything that can fail fast, before minutes of training."""
+    kernel_mat = kernel_path_for(output_path, input_path, config.scale)
+    image = validate_input(input_path)
+    sr_height, sr_width = image.height * config.scale, image.width * config.scale
+    gt = load_ground_truth(Path(gt_path), sr_height, sr_width, config.scale) if gt_path else None
+    gt_kernel = load_kernel_mat(Path(gt_kernel_path)) if gt_kernel_path else None
+    check_output_format(output_path, has_alpha=image.alpha is not None)
+    ensure_writable_dir(output_path.parent)
+    stored_depth = output_bit_depth(output_path, image.bit_depth)
+    if stored_depth < image.bit_depth:
+        source = "float32" if image.bit_depth == FLOAT_BIT_DEPTH else f"{image.bit_depth}-bit"
+        hooks.warning(
+            f"{output_path.suffix} stores {stored_depth} bits per sample; the {source} input is written "
+            f"as {stored_depth}-bit"
+        )
+    kernel_image = kernel_mat.with_suffix(".png") if kernel_png else None
+    comparison = comparison_path_for(output_path, input_path, config.scale) if comparison_png else None
+    return PreparedImage(input_path, output_path, kernel_mat, kernel_image, comparison, image, gt, gt_kernel)
+
+
+def finish_image(
+    job: PreparedImage, result: SuperResolved, config: ZeroShotConfig, device: torch.device
+) -> ZeroShotResult:
+    """Write the image, kernel and figures of a finished run, and score them against the ground truth if given."""
+    image, color, kernel, output_path = job.image, result.color, result.kernel, job.output_path
+    write_image(
+        output_path, color, bit_depth=image.bit_depth, alpha=result.alpha, metadata=image.metadata, scale=config.scale
+    )
+    write_kernel_mat(job.kernel_mat, kernel)
+    if job.kernel_image is not None:
+        from ...report import kernel_figure
+
+        title = f"{job.input_path.name}: estimated kernel"
+        kernel_figure(job.kernel_image, kernel, job.gt_kernel, scale=config.scale, title=title)
+    if job.comparison is not None:
+        write_comparison(job.comparison, image, color, config.scale, job.gt, name=job.input_path.name)
+
+    metrics: dict[str, object] = {}
+    gt = job.gt
+    if gt is not None:
+        depth = output_bit_depth(output_path, image.bit_depth)
+        written = quantize(color, depth).astype(np.float64) / sample_max(depth)
+        if written.shape[2] != gt.shape[2]:  # gray vs colour: compare both as RGB
+            written, gt = (
+                np.broadcast_to(written, (*written.shape[:2], 3)),
+                np.broadcast_to(gt, (*gt.shape[:2], 3)),
+            )
+        metrics["psnr_y"] = psnr_y(written, gt, border=config.scale)
+        metrics["ssim_y"] = ssim_y(written, gt, border=config.scale)
+    if job.gt_kernel is not None:
+        metrics["kernel"] = kernel_error(kernel, job.gt_kernel, scale=config.scale).as_dict()
+        metrics["downsampler_psnr_y"] = _downsampler_psnr(result.downscale, result.pixels, job.gt_kernel, config.scale)
+
+    return ZeroShotResult(
+        input=str(job.input_path),
+        output=str(output_path),
+        kernel_mat=str(job.kernel_mat),
+        kernel_png=str(job.kernel_image) if job.kernel_image else None,
+        input_size=(image.width, image.height),
+        output_size=(image.width * config.scale, image.height * config.scale),
+        image_kind=image.describe(),
+        device=describe(device),
+        iterations=result.iterations,
+        hr_crop=result.hr_crop,
+        train_seconds=result.train_seconds,
+        inference_seconds=result.inference_seconds,
+        seconds_per_iteration=result.train_seconds / max(result.iterations, 1),
+        final_losses=result.final_losses.as_dict(),
+        metrics=metrics,
+        quirks=config.quirks.names_on(),
+        comparison_png=str(job.comparison) if job.comparison else None,
+        scale=config.scale,
+        stages=result.stages,
+    )
+
+
 def zero_shot_image(
     input_path: str | Path,
     output_path: str | Path,
@@ -278,91 +402,19 @@ def zero_shot_image(
     config = config or ZeroShotConfig()
     hooks = hooks or Hooks()
     input_path, output_path = Path(input_path), Path(output_path)
-    kernel_mat = kernel_path_for(output_path, input_path, config.scale)
-    kernel_image = kernel_mat.with_suffix(".png") if kernel_png else None
-    comparison = comparison_path_for(output_path, input_path, config.scale) if comparison_png else None
-
     if skip_existing and output_path.exists():
-        return ZeroShotResult(
-            input=str(input_path),
-            output=str(output_path),
-            kernel_mat=str(kernel_mat) if kernel_mat.exists() else None,
-            kernel_png=None,
-            input_size=(0, 0),
-            output_size=(0, 0),
-            image_kind="",
-            device="",
-            iterations=0,
-            hr_crop=0,
-            train_seconds=0.0,
-            inference_seconds=0.0,
-            seconds_per_iteration=0.0,
-            final_losses={},
-            skipped=True,
-        )
-
-    # --- everything that can fail fast, before minutes of training ---------------------------------
-    image = validate_input(input_path)
-    sr_height, sr_width = image.height * config.scale, image.width * config.scale
-    gt = load_ground_truth(Path(gt_path), sr_height, sr_width, config.scale) if gt_path else None
-    gt_kernel = load_kernel_mat(Path(gt_kernel_path)) if gt_kernel_path else None
-    check_output_format(output_path, has_alpha=image.alpha is not None)
-    device = resolve_device(config.device)
+        return skipped_result(input_path, output_path, config)
+    device = resolve_device(config.device)  # an absent device is refused before the output folder is made
+    job = prepare_image(
+        input_path,
+        output_path,
+        config,
+        gt_path=gt_path,
+        gt_kernel_path=gt_kernel_path,
+        kernel_png=kernel_png,
+        comparison_png=comparison_png,
+        hooks=hooks,
+    )
     configure_determinism(device)
-    ensure_writable_dir(output_path.parent)
-
-    stored_depth = output_bit_depth(output_path, image.bit_depth)
-    if stored_depth < image.bit_depth:
-        source = "float32" if image.bit_depth == FLOAT_BIT_DEPTH else f"{image.bit_depth}-bit"
-        hooks.warning(f"{output_path.suffix} stores {stored_depth} bits per sample; the {source} input is written "
-                      f"as {stored_depth}-bit")  # fmt: skip
-
-    result = super_resolve(image, config, device, hooks=hooks, name=input_path.name)
-    color, kernel = result.color, result.kernel
-    write_image(
-        output_path, color, bit_depth=image.bit_depth, alpha=result.alpha, metadata=image.metadata, scale=config.scale
-    )
-    write_kernel_mat(kernel_mat, kernel)
-    if kernel_image is not None:
-        from ...report import kernel_figure
-
-        kernel_figure(kernel_image, kernel, gt_kernel, scale=config.scale, title=f"{input_path.name}: estimated kernel")
-    if comparison is not None:
-        write_comparison(comparison, image, color, config.scale, gt, name=input_path.name)
-
-    metrics: dict[str, object] = {}
-    if gt is not None:
-        depth = output_bit_depth(output_path, image.bit_depth)
-        written = quantize(color, depth).astype(np.float64) / sample_max(depth)
-        if written.shape[2] != gt.shape[2]:  # gray vs colour: compare both as RGB
-            written, gt = (
-                np.broadcast_to(written, (*written.shape[:2], 3)),
-                np.broadcast_to(gt, (*gt.shape[:2], 3)),
-            )
-        metrics["psnr_y"] = psnr_y(written, gt, border=config.scale)
-        metrics["ssim_y"] = ssim_y(written, gt, border=config.scale)
-    if gt_kernel is not None:
-        metrics["kernel"] = kernel_error(kernel, gt_kernel, scale=config.scale).as_dict()
-        metrics["downsampler_psnr_y"] = _downsampler_psnr(result.downscale, result.pixels, gt_kernel, config.scale)
-
-    return ZeroShotResult(
-        input=str(input_path),
-        output=str(output_path),
-        kernel_mat=str(kernel_mat),
-        kernel_png=str(kernel_image) if kernel_image else None,
-        input_size=(image.width, image.height),
-        output_size=(sr_width, sr_height),
-        image_kind=image.describe(),
-        device=describe(device),
-        iterations=result.iterations,
-        hr_crop=result.hr_crop,
-        train_seconds=result.train_seconds,
-        inference_seconds=result.inference_seconds,
-        seconds_per_iteration=result.train_seconds / max(result.iterations, 1),
-        final_losses=result.final_losses.as_dict(),
-        metrics=metrics,
-        quirks=config.quirks.names_on(),
-        comparison_png=str(comparison) if comparison else None,
-        scale=config.scale,
-        stages=result.stages,
-    )
+    result = super_resolve(job.image, config, device, hooks=hooks, name=input_path.name)
+    return finish_image(job, result, config, device)
