@@ -110,3 +110,20 @@ def test_writes_are_atomic_and_refuse_impossible_formats(tmp_path, rgb):
         write_image(blocker / "x.png", rgb)
     write_image(tmp_path / "ok.png", rgb)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "ok.png"]  # no temporary files left
+
+
+def test_float32_tiff_header_is_checked_against_the_pixel_limit_before_decoding(tmp_path, monkeypatch):
+    """Pillow cannot parse float32 RGB TIFFs; their size must still be refused from the tags alone."""
+    import tifffile
+
+    from dualsr_cli import image_io
+    from dualsr_cli.errors import ImageSizeError
+
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(path, np.random.default_rng(0).random((120, 100, 3), dtype=np.float32))
+    decoded = []
+    monkeypatch.setattr(image_io, "_decode", lambda p: decoded.append(p))
+    with pytest.raises(ImageSizeError, match="100x120"):
+        read_image(path, max_megapixels=0.01)
+    assert decoded == []
+    assert image_io.read_header(path) == (100, 120)

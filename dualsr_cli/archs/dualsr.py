@@ -1,4 +1,4 @@
-"""DualSR's three networks (reference ``dualsr.md`` §1), with the official state-dict key names.
+"""DualSR's three networks (``docs/dualsr.md`` §1; init order §2), with the official state-dict key names.
 
 - ``UpsamplerG`` (G_UP): fixed bilinear x2, then 8 3x3 convs added as a residual. ``UpsamplerX4G`` is srx's
   x4 variant (joint x4): the same residual body behind a fixed bilinear x4.

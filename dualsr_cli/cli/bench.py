@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from ..metrics import format_score
 from ._common import DeviceOption, QuietOption, TileOption, json_option, report_console, user_errors, warn, write_json
 from ._progress import CommandProgress, format_losses
 
@@ -27,14 +27,6 @@ HELP = "\n\n".join(
         "(RealSR Test.m: rounded Y, no border). LPIPS is AlexNet v0.1 from the local torch hub cache.",
     ]
 )
-
-
-def _fmt(value: float | None, digits: int) -> str:
-    if value is None:
-        return "n/a"
-    if math.isinf(value):
-        return "inf"
-    return f"{value:.{digits}f}"
 
 
 BenchJsonOption = json_option("per-method means, skipped pairs and every per-image record")
@@ -235,7 +227,7 @@ def bench(
 
 def _scores(record) -> str:
     lpips = f", LPIPS {record.lpips:.4f}" if record.lpips is not None else ""
-    return f"PSNR {_fmt(record.psnr, 2)} dB, SSIM {_fmt(record.ssim, 4)}{lpips}"
+    return f"PSNR {format_score(record.psnr, 2)} dB, SSIM {format_score(record.ssim, 4)}{lpips}"
 
 
 def _print_table(report, out: Path | None, console) -> None:
@@ -253,13 +245,13 @@ def _print_table(report, out: Path | None, console) -> None:
         row = [
             key,
             str(means["images"]),
-            _fmt(means["psnr"], 2),
-            _fmt(means["ssim"], 4),
-            _fmt(means["lpips"], 4),
-            _fmt(means["seconds"], 2),
+            format_score(means["psnr"], 2),
+            format_score(means["ssim"], 4),
+            format_score(means["lpips"], 4),
+            format_score(means["seconds"], 2),
         ]
         if has_kernels:
-            row.append(_fmt(means["kernel_error"], 4))
+            row.append(format_score(means["kernel_error"], 4))
         table.add_row(*row)
     console.print(table)
     if report.skipped:

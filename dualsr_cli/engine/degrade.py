@@ -20,7 +20,7 @@ from ..archs.ddnsr import DualInputDegradation
 from ..errors import ConfigError, ImageSizeError
 from ..image_io import ImageData, ensure_writable_dir, output_bit_depth, read_image, write_image
 from ..ops.tiling import auto_tile_size, upscale_tiled
-from .postprocess import from_network_output, to_network_input
+from .postprocess import FileResult, from_network_output, to_network_input
 
 MAX_DDNSR_MEGAPIXELS = 8.0
 DSN_TILE_PAD = 32  # HR pixels: 8 residual blocks + 2 strided convs see about 21 px
@@ -33,14 +33,7 @@ class DegradeOptions:
     tile_pad: int = DSN_TILE_PAD  # HR context pixels around each DSN tile
 
 
-@dataclass
-class DegradeResult:
-    input: str
-    output: str
-    input_size: tuple[int, int]
-    output_size: tuple[int, int]
-    seconds: float
-    skipped: bool = False
+DegradeResult = FileResult
 
 
 def reference_canvas(reference: ImageData, height: int, width: int) -> torch.Tensor:

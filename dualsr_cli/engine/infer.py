@@ -19,7 +19,7 @@ from ..errors import ConfigError, ImageSizeError
 from ..image_io import ImageData, ensure_writable_dir, output_bit_depth, read_image, write_image
 from ..ops.tiling import auto_tile_size, upscale_tiled
 from ..validation import MAX_SIDE, check_int, check_positive_float
-from .postprocess import from_network_output, to_network_input
+from .postprocess import FileResult, from_network_output, to_network_input
 
 MAX_INPUT_MEGAPIXELS = 50.0
 
@@ -44,14 +44,7 @@ class RunOptions:
             check_positive_float("--outscale", self.outscale, high=MAX_OUTSCALE)
 
 
-@dataclass
-class RunResult:
-    input: str
-    output: str
-    input_size: tuple[int, int]
-    output_size: tuple[int, int]
-    seconds: float
-    skipped: bool = False
+RunResult = FileResult
 
 
 def prepare(model: ModelDescriptor, device: torch.device, *, half: bool) -> ModelDescriptor:

@@ -7,6 +7,8 @@ channel; alpha is upscaled with MATLAB bicubic and re-attached.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -37,3 +39,15 @@ def from_network_output(
     if alpha is not None:
         alpha = np.clip(imresize(alpha, height / image.height, size=(height, width)), 0.0, 1.0)
     return color, alpha
+
+
+@dataclass
+class FileResult:
+    """What one input file became (``srx run`` and ``srx degrade``); sizes are (width, height)."""
+
+    input: str
+    output: str
+    input_size: tuple[int, int]
+    output_size: tuple[int, int]
+    seconds: float
+    skipped: bool = False

@@ -1,4 +1,4 @@
-"""Gradient-weighted crop sampling of KernelGAN/DualSR (reference ``dualsr.md`` §4).
+"""Gradient-weighted crop sampling of KernelGAN/DualSR (``docs/dualsr.md`` §6).
 
 Crops favour textured regions: a gradient map (np.gradient magnitude plus clipped top-3 % indicators) is
 box-blurred into a probability map over crop centres, and all crop centres are drawn up front from a

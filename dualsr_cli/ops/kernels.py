@@ -1,6 +1,6 @@
 """Blur kernels: building, composing, centring and applying them.
 
-Conventions (reference ``dualsr.md`` §3): a kernel is a *correlation* kernel (what ``F.conv2d`` applies),
+Conventions (``docs/dualsr.md`` §7): a kernel is a *correlation* kernel (what ``F.conv2d`` applies),
 and an x2 downscale keeps every second sample starting at index 0. With these, a 13x13 kernel whose
 centre of mass is at 6.5 (0-based) maps LR pixel i to HR coordinate 2i + 0.5, MATLAB's alignment.
 """
@@ -100,7 +100,7 @@ def anisotropic_gaussian_kernel(
     variance_range: tuple[float, float] = (0.6, 5.0),
     noise_level: float = 0.25,
 ) -> np.ndarray:
-    """A random blur kernel following the DIV2KRK protocol (reference ``dualsr.md`` §6.4).
+    """A random blur kernel following the DIV2KRK protocol (``docs/dualsr.md`` §13).
 
     Covariance Q(θ) diag(λ1, λ2) Q(θ)ᵀ with λ ~ U(variance_range), θ ~ U(-π, π), mean at
     ``wanted_centre(size, scale)`` (5.5 for 11x11 at x2), multiplicative tap noise U(±noise_level),

@@ -25,6 +25,7 @@ from ..bench.outputs import BenchFiles, safe_name
 from ..bench.runner import Record
 from ..errors import ConfigError, ImageReadError
 from ..image_io import read_image, write_image
+from ..metrics import format_score
 from .crops import Crop, most_different_crop
 from .figures import kernel_figure
 
@@ -117,20 +118,13 @@ def _read_pixels(path: Path) -> np.ndarray | None:
     return image.color.astype(np.float64) / image.max_value
 
 
-def _fmt(value: float | None, digits: int) -> str:
-    if value is None:
-        return "n/a"
-    if math.isinf(value):
-        return "inf"
-    return f"{value:.{digits}f}"
-
-
 def _metric_line(record: Record | None) -> str:
     if record is None:
         return ""
-    line = f"PSNR {_fmt(record.psnr, 2)} dB · SSIM {_fmt(record.ssim, 4)} · LPIPS {_fmt(record.lpips, 4)}"
+    psnr, ssim, lpips = format_score(record.psnr, 2), format_score(record.ssim, 4), format_score(record.lpips, 4)
+    line = f"PSNR {psnr} dB · SSIM {ssim} · LPIPS {lpips}"
     if record.kernel_error is not None:
-        line += f" · kernel L2 {_fmt(record.kernel_error, 4)}"
+        line += f" · kernel L2 {format_score(record.kernel_error, 4)}"
     return line
 
 
@@ -388,7 +382,7 @@ METRIC_COLUMNS = [
 def _cell(value: float | None, digits: int, best: bool = False) -> str:
     sort_value = "" if value is None else ("1e308" if math.isinf(value) else repr(float(value)))
     css = ' class="best"' if best else ""
-    return f'<td data-v="{sort_value}"{css}>{_fmt(value, digits)}</td>'
+    return f'<td data-v="{sort_value}"{css}>{format_score(value, digits)}</td>'
 
 
 def _means_table(methods: list[str], records: list[Record]) -> str:

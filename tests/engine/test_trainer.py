@@ -24,7 +24,7 @@ def bundled_photo() -> np.ndarray:
 
 
 def test_first_iterations_reproduce_the_official_run(bundled_photo):
-    """Reference dualsr.md §9.3: the official code on this photo (repo seeds, num_iters 3000)."""
+    """docs/dualsr.md §14: the official code on this photo (repo seeds, num_iters 3000)."""
     trainer = DualSRTrainer(bundled_photo, ZeroShotConfig(iters=3000), CPU)
     first = trainer.step()
     assert first.gan == pytest.approx(0.27, abs=0.01)

@@ -1,4 +1,4 @@
-"""Gradient-weighted crop sampling (reference dualsr.md §4)."""
+"""Gradient-weighted crop sampling (docs/dualsr.md §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Settings of one DualSR zero-shot run. Defaults are the official code's (reference ``dualsr.md`` §2, §5)."""
+"""Settings of one DualSR zero-shot run. Defaults are the official code's (``docs/dualsr.md`` §4–5; the quirks §10)."""
 
 from __future__ import annotations
 

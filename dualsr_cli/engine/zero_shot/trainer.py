@@ -1,4 +1,4 @@
-"""One DualSR training run on one image: the official loop, step by step (reference ``dualsr.md`` §2.1).
+"""One DualSR training run on one image: the official loop, step by step (``docs/dualsr.md`` §3, G_DN §11).
 
 Per iteration: a G step (G_UP and G_DN against cycle, interpolation, GAN and kernel losses), a D step on
 the patch discriminator, then the Learner update. The only departure from the official computation is
