@@ -120,7 +120,7 @@ def test_float32_tiff_header_is_checked_against_the_pixel_limit_before_decoding(
     from dualsr_cli.errors import ImageSizeError
 
     path = tmp_path / "stack.tif"
-    tifffile.imwrite(path, np.random.default_rng(0).random((120, 100, 3), dtype=np.float32))
+    tifffile.imwrite(path, np.random.default_rng(0).random((120, 100, 3), dtype=np.float32), photometric="rgb")
     decoded = []
     monkeypatch.setattr(image_io, "_decode", lambda p: decoded.append(p))
     with pytest.raises(ImageSizeError, match="100x120"):
