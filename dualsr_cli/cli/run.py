@@ -152,8 +152,6 @@ def run(
             arch, positional = Arch.auto, [Path(method), *(inputs or [])]
         if arch not in (Arch.dada, Arch.auto) and maps_weights is not None:
             raise ConfigError("--maps-weights is only used by srx run dada")
-        if outscale is not None and not 0 < outscale <= 16:
-            raise ConfigError(f"--outscale must be in (0, 16], got {outscale}")
         options = RunOptions(**given(tile=tile, tile_pad=tile_pad, half=half, outscale=outscale))
         if suffix:
             check_name_part("--suffix", suffix)
