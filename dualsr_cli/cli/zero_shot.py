@@ -213,9 +213,9 @@ def zero_shot(
             tile=tile,
         )
         settings = BatchSettings(images=batch_images, ensemble=ensemble, precision=precision, cuda_graphs=cuda_graphs)
+        target_device = resolve_device(config.device)  # an unknown or absent device: refused before any image is read
         if settings.needs_batched_engine:
-            settings.check(config, resolve_device(config.device))
-        resolve_device(config.device)  # an unknown or absent device is refused before any image is read
+            settings.check(config, target_device)
         if json_path is not None:
             check_output_file(json_path, "--json")  # found now, not after hours of training
         if suffix:
