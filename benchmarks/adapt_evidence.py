@@ -1,7 +1,7 @@
 """Does adaptation help on the target camera? Short srx adapt runs on a synthetic two-camera DRealSR set.
 
 The dataset is built from real photos (scikit-image data): the source camera ("sony") blurs lightly with
-little noise, the target camera ("olympus") blurs more and adds more noise (``bench.synthetic``). Each
+little noise, the target camera ("olympus") blurs more and adds more noise (``tests/synthetic.py``). Each
 method runs with reduced iterations on CPU (``--iters``), then its adapted model and the model it started
 from are scored on the target camera's test images (cdc protocol). Prints, per method, both scores and each
 stage's losses (mean of the first and of the last quarter of the logged values), and last
@@ -24,12 +24,15 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 
-from dualsr_cli.bench.synthetic import camera_models, make_drealsr
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: tests.synthetic
+
 from dualsr_cli.recipes import run_adapt
 from dualsr_cli.recipes.config import FDA_LAMBDA_ALIGN, AdaptConfig
+from tests.synthetic import camera_models, make_drealsr
 
 
 def loss_trends(log_path: Path) -> dict[str, dict[str, tuple[float, float]]]:

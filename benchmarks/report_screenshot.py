@@ -1,7 +1,7 @@
 """Render ``srx bench --report`` as a person sees it: a tiny DIV2KRK run, then a headless Chromium screenshot.
 
 Builds a DIV2KRK-layout set from scikit-image's real photos (one random anisotropic Gaussian kernel per
-image, ``dualsr_cli.bench.synthetic.make_div2krk``), runs ``srx bench -m dualsr:iters=N --report`` on it
+image, ``tests.synthetic.make_div2krk``), runs ``srx bench -m dualsr:iters=N --report`` on it
 (bicubic is added by --report), checks that every file the page links exists, and screenshots
 ``report.html`` with Debian's ``chromium`` (no network: the page loads only its own files). Look at the
 PNG it prints. Figures printed: seconds per stage, page size, links, missing links.
@@ -23,7 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from dualsr_cli.bench.synthetic import make_div2krk
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: tests.synthetic
+
+from tests.synthetic import make_div2krk
 
 CHROMIUM_FLAGS = [
     "--headless",

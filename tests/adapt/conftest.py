@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dualsr_cli.bench.synthetic import camera_models, make_drealsr
+from tests.synthetic import camera_models, make_drealsr
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from dualsr_cli.archs import load_degrader, load_model
-from dualsr_cli.bench.synthetic import camera_models, make_drealsr
 from dualsr_cli.errors import CheckpointError, ConfigError
 from dualsr_cli.recipes import run_adapt
 from dualsr_cli.recipes.config import AdaptConfig
+from tests.synthetic import camera_models, make_drealsr
 
 
 def smoke(method: str, drealsr, out, **kwargs):

@@ -22,7 +22,7 @@ CAMERAS = ("--source", "sony", "--target", "olympus")
 
 @pytest.fixture(scope="session")
 def drealsr_tiny(tmp_path_factory) -> Path:
-    from dualsr_cli.bench.synthetic import camera_models, make_drealsr
+    from tests.synthetic import camera_models, make_drealsr
 
     root = tmp_path_factory.mktemp("drealsr_tiny")
     return make_drealsr(root, camera_models(["sony", "olympus"]), train_patches=8, test_images=1, test_hr=64)

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from scipy.io import savemat
 
-from ..image_io import quantize, write_image
-from ..ops.kernels import anisotropic_gaussian_kernel, blur_and_subsample
+from dualsr_cli.image_io import quantize, write_image
+from dualsr_cli.ops.kernels import anisotropic_gaussian_kernel, blur_and_subsample
 
 PREFIXES = {"sony": "sony_{n}", "panasonic": "panasonic_{n}", "olympus": "P114{n:04d}", "nikon": "DSC_{n:04d}",
             "canon": "Canon_{n}"}  # fmt: skip
