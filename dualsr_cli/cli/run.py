@@ -191,32 +191,17 @@ def run(
             "options": asdict(options),
             "images": [],
         }
-        with CommandProgress(quiet=quiet, items=len(outputs)) as progress:
-            for path, target_path in zip(listing.images, outputs, strict=True):
-                progress.start_item(path.name, action="upscaling", unit="tiles")
-                result = upscale_file(
-                    model,
-                    path,
-                    target_path,
-                    options,
-                    target,
-                    skip_existing=skip_existing,
-                    on_tile=lambda done, total: progress.step(done, total),
-                )
-                progress.finish_item(skipped=result.skipped)
-                summary["images"].append(result.__dict__)
-                if quiet:
-                    continue
-                if result.skipped:
-                    progress.print(f"skipped {path}: {target_path} exists", report)
-                else:
-                    (w, h), (ow, oh) = result.input_size, result.output_size
-                    line = f"{path} ({w}x{h}) -> {target_path} ({ow}x{oh}) in {result.seconds:.1f} s"
-                    progress.print(f"{line} on {describe(target)}", report)
-        if closing := progress.summary():
-            report.print(closing)
-        if json_path is not None:
-            write_json(json_path, summary)
+        _process_files(
+            list(zip(listing.images, outputs, strict=True)),
+            lambda path, target_path, on_tile: upscale_file(
+                model, path, target_path, options, target, skip_existing=skip_existing, on_tile=on_tile
+            ),
+            action="upscaling",
+            summary=summary,
+            quiet=quiet,
+            json_path=json_path,
+            where=f" on {describe(target)}",
+        )
 
 
 def degrade(
@@ -276,7 +261,6 @@ def degrade(
         outputs = plan_outputs(
             listing.images, out, f"_{label}" if label else "", _extensions(images, out, ext or Ext.png)
         )
-        report = report_console(json_path)
         summary = {
             "srx_version": __version__,
             "command": "degrade",
@@ -286,30 +270,55 @@ def degrade(
             "options": asdict(options),
             "images": [],
         }
-        with CommandProgress(quiet=quiet, items=len(outputs)) as progress:
-            for path, target_path in zip(listing.images, outputs, strict=True):
-                progress.start_item(path.name, action="degrading", unit="tiles")
-                result = degrade_file(
-                    net,
-                    path,
-                    target_path,
-                    target,
-                    options,
-                    reference=reference_image,
-                    skip_existing=skip_existing,
-                    on_tile=lambda done, total: progress.step(done, total),
-                )
-                progress.finish_item(skipped=result.skipped)
-                summary["images"].append(result.__dict__)
-                if not quiet:
-                    if result.skipped:
-                        progress.print(f"skipped {path}: {target_path} exists", report)
-                    else:
-                        (w, h), (ow, oh) = result.input_size, result.output_size
-                        progress.print(
-                            f"{path} ({w}x{h}) -> {target_path} ({ow}x{oh}) in {result.seconds:.1f} s", report
-                        )
-        if closing := progress.summary():
-            report.print(closing)
-        if json_path is not None:
-            write_json(json_path, summary)
+        _process_files(
+            list(zip(listing.images, outputs, strict=True)),
+            lambda path, target_path, on_tile: degrade_file(
+                net,
+                path,
+                target_path,
+                target,
+                options,
+                reference=reference_image,
+                skip_existing=skip_existing,
+                on_tile=on_tile,
+            ),
+            action="degrading",
+            summary=summary,
+            quiet=quiet,
+            json_path=json_path,
+        )
+
+
+def _process_files(
+    pairs: list[tuple[Path, Path]],
+    work,
+    *,
+    action: str,
+    summary: dict,
+    quiet: bool,
+    json_path: Path | None,
+    where: str = "",
+) -> None:
+    """``srx run`` and ``srx degrade``: each (input, output) through ``work`` with progress, result lines and JSON.
+
+    ``work(path, target_path, on_tile)`` returns the file's ``FileResult``; ``where`` ends each result line.
+    """
+    report = report_console(json_path)
+    with CommandProgress(quiet=quiet, items=len(pairs)) as progress:
+        for path, target_path in pairs:
+            progress.start_item(path.name, action=action, unit="tiles")
+            result = work(path, target_path, lambda done, total: progress.step(done, total))
+            progress.finish_item(skipped=result.skipped)
+            summary["images"].append(result.__dict__)
+            if quiet:
+                continue
+            if result.skipped:
+                progress.print(f"skipped {path}: {target_path} exists", report)
+            else:
+                (w, h), (ow, oh) = result.input_size, result.output_size
+                line = f"{path} ({w}x{h}) -> {target_path} ({ow}x{oh}) in {result.seconds:.1f} s{where}"
+                progress.print(line, report)
+    if closing := progress.summary():
+        report.print(closing)
+    if json_path is not None:
+        write_json(json_path, summary)
