@@ -26,15 +26,22 @@ def circle_checkpoint(tmp_path_factory, drealsr):
     return out, result
 
 
-@pytest.fixture
-def backbones_in_hub(tmp_path, monkeypatch):
-    """Randomly initialised VGG19 and AlexNet (LPIPS) weights under torchvision's file names, in a private hub."""
+@pytest.fixture(scope="session")
+def _backbone_hub(tmp_path_factory):
+    """Randomly initialised VGG19 and AlexNet (LPIPS) weights under torchvision's file names (written once)."""
     import torch
     import torchvision
 
-    folder = tmp_path / "torch_home" / "hub" / "checkpoints"
+    home = tmp_path_factory.mktemp("torch_home")
+    folder = home / "hub" / "checkpoints"
     folder.mkdir(parents=True)
     torch.manual_seed(0)
     torch.save(torchvision.models.vgg19(weights=None).state_dict(), folder / "vgg19-dcbb9e9d.pth")
     torch.save(torchvision.models.alexnet(weights=None).state_dict(), folder / "alexnet-owt-7be5be79.pth")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    return home
+
+
+@pytest.fixture
+def backbones_in_hub(_backbone_hub, monkeypatch):
+    """A private torch hub holding the backbones, as $TORCH_HOME for one test."""
+    monkeypatch.setenv("TORCH_HOME", str(_backbone_hub))
