@@ -127,9 +127,9 @@ def bench(
     json_path: BenchJsonOption = None,
 ) -> None:
     with user_errors():
-        from ..bench.datasets import detect
         from ..bench.methods import DualSRMethod, MethodContext, build_method, with_baseline
         from ..bench.runner import BenchHooks, report_to_json, run_benchmark
+        from ..datasets import detect
         from ..errors import ConfigError
         from ..metrics.protocols import PROTOCOLS
         from ..runtime.device import resolve_device

@@ -8,7 +8,6 @@ part of every checkpoint, so a resumed run draws exactly the patches an uninterr
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..bench.datasets import DREALSR_CAMERAS, Pair, detect
+from ..datasets import DREALSR_CAMERAS, PAPER_LAYOUTS, Pair, challenge_folders, detect
 from ..errors import ConfigError, ImageReadError
 from ..image_io import read_image
 
@@ -185,12 +184,6 @@ class PatchSampler:
         return lr_t, hr_t, used
 
 
-PAPER_LAYOUTS = {  # (real LR domain T, clean HR, validation LR, validation HR), docs/fda.md §5, docs/datasets.md §7
-    "aim2019": ("TrainingSource", "DIV2K_train_HR", "ValidationSource", "DIV2K_valid_HR"),
-    "ntire2020": ("Corrupted-tr-x", "Corrupted-tr-y", "Corrupted-va-x", "DIV2K_valid_HR"),
-}
-
-
 def load_paper_mode(
     root: str | Path, layout: str, cache: Path, *, scale: int = 4, is_main: bool = True
 ) -> CrossCameraData:
@@ -199,19 +192,12 @@ def load_paper_mode(
     The bicubic copies are computed once into ``cache`` (rank 0 writes them). Validation pairs are the
     challenge's validation LR/HR, paired by sorted position; they are used only for the final evaluation.
     """
-    from ..bench.datasets import _dirs, _images
     from ..image_io import write_image
     from ..ops.resize import imresize
 
     root = Path(root)
     names = PAPER_LAYOUTS[layout]
-    folders = []
-    for name in names:
-        found = _dirs(root, re.escape(name)) if root.is_dir() else []
-        if not found:
-            raise ImageReadError(f"'{root}' has no '{name}' folder (the {layout} layout needs {', '.join(names)})")
-        folders.append(found[0])
-    target_lr, clean_hr, valid_lr, valid_hr = (_images(f) for f in folders)
+    target_lr, clean_hr, valid_lr, valid_hr = challenge_folders(root, layout)
     if not target_lr or not clean_hr:
         raise ConfigError(f"the {layout} layout in '{root}' has no training images")
     source = []

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..archs import ModelDescriptor
-from ..bench.datasets import Pair
+from ..datasets import Pair
 from ..engine.infer import RunOptions, upscale_pixels
 from ..image_io import read_image
 from ..metrics.lpips import LpipsMetric

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 import torch
 
-from dualsr_cli.bench.datasets import detect
 from dualsr_cli.bench.methods import MethodContext, build_method
 from dualsr_cli.bench.runner import run_benchmark
+from dualsr_cli.datasets import detect
 from dualsr_cli.errors import ConfigError, ImageSizeError
 from dualsr_cli.metrics.lpips import load_lpips
 from dualsr_cli.metrics.protocols import evaluate

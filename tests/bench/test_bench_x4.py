@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from dualsr_cli.bench.datasets import detect
 from dualsr_cli.bench.methods import MethodContext, build_method
 from dualsr_cli.bench.runner import run_benchmark
+from dualsr_cli.datasets import detect
 from dualsr_cli.errors import ConfigError
 from dualsr_cli.image_io import write_image
 from dualsr_cli.ops.kernels import anisotropic_gaussian_kernel, blur_and_subsample_twice, compose_downscale_kernels

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dualsr_cli.bench.datasets import LAYOUTS, detect
+from dualsr_cli.datasets import LAYOUTS, detect
 from dualsr_cli.errors import ConfigError, ImageReadError
 from dualsr_cli.image_io import read_header
 

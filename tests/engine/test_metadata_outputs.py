@@ -42,9 +42,9 @@ def test_zero_shot_keeps_metadata(tmp_path):
 
 
 def test_bench_saved_images_keep_the_lr_metadata(tmp_path):
-    from dualsr_cli.bench.datasets import detect
     from dualsr_cli.bench.methods import MethodContext, build_method
     from dualsr_cli.bench.runner import run_benchmark
+    from dualsr_cli.datasets import detect
 
     metadata = read_image(camera_jpeg(tmp_path / "camera.jpg")).metadata
     hr = photo("chelsea")[:64, :48] / 255.0

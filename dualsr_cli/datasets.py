@@ -1,4 +1,7 @@
-"""Find LR/HR pairs in the dataset layouts of the SR literature (``docs/datasets.md``).
+"""Dataset layouts of the SR literature (``docs/datasets.md``): LR/HR pairs, cameras, challenge folders.
+
+Shared by ``srx bench`` (evaluation pairs) and ``srx adapt`` (training and test sets).
+
 
 Each layout is one small function that recognises its folder structure and pairs files by the layout's
 own naming rule; ``detect`` tries them in a fixed order. Pairs are sorted so every run, and every rank of
@@ -13,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ConfigError, ImageReadError
-from ..image_io import SUPPORTED_EXTENSIONS
+from .errors import ConfigError, ImageReadError
+from .image_io import SUPPORTED_EXTENSIONS
 
 # DRealSR/DADA file prefixes -> camera (docs/datasets.md §2); IMG_ files are Canon too.
 DREALSR_CAMERAS = {"panasonic": "Panasonic", "sony": "Sony", "canon": "Canon", "img": "Canon",
@@ -54,13 +57,13 @@ class Dataset:
         return text
 
 
-def _images(folder: Path) -> list[Path]:
+def list_images(folder: Path) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED_EXTENSIONS)
 
 
-def _dirs(root: Path, pattern: str) -> list[Path]:
+def find_dirs(root: Path, pattern: str) -> list[Path]:
     """Folders under ``root`` (itself included) whose name matches ``pattern``, at most 4 levels deep."""
     regex = re.compile(pattern, re.IGNORECASE)
     found = [root] if regex.fullmatch(root.name) else []
@@ -91,17 +94,17 @@ def _split_ok(name: str, split: str) -> bool:
 def find_realsr(root: Path, scale: int | None, split: str) -> Dataset | None:
     """RealSR V3: ``<Camera>/<Train|Test>/<s>/<name>_HR.png`` beside ``<name>_LR<s>.png``."""
     candidates: dict[int, list[Pair]] = {}
-    for scale_dir in _dirs(root, r"\d"):
+    for scale_dir in find_dirs(root, r"\d"):
         s = int(scale_dir.name)
         split_name = scale_dir.parent.name
         if not _split_ok(split_name, split) or split_name.lower() not in ("train", "test"):
             continue
         camera = scale_dir.parent.parent.name
-        for hr in _images(scale_dir):
+        for hr in list_images(scale_dir):
             match = re.fullmatch(r"(.+)_HR", hr.stem)
             if not match:
                 continue
-            lr = next((p for p in _images(scale_dir) if p.stem == f"{match.group(1)}_LR{s}"), None)
+            lr = next((p for p in list_images(scale_dir) if p.stem == f"{match.group(1)}_LR{s}"), None)
             if lr is not None:
                 item = match.group(1) if split != "all" else f"{split_name.lower()}_{match.group(1)}"
                 candidates.setdefault(s, []).append(Pair(item, lr, hr, camera=camera))
@@ -121,16 +124,16 @@ def _drealsr_camera(stem: str) -> str | None:
 def find_drealsr(root: Path, scale: int | None, split: str) -> Dataset | None:
     """DRealSR: ``<Test|Train>_x<s>/<test|train>_HR/<stem>_x<s>.png`` + ``..._LR/<stem>_x1.png``."""
     candidates: dict[int, list[Pair]] = {}
-    for split_dir in _dirs(root, r"(train|test)_x\d"):
+    for split_dir in find_dirs(root, r"(train|test)_x\d"):
         split_name, s = split_dir.name.lower().split("_x")
         if not _split_ok(split_name, split):
             continue
         s = int(s)
-        hr_dirs = _dirs(split_dir, rf"{split_name}_HR")
-        lr_dirs = _dirs(split_dir, rf"{split_name}_LR")
+        hr_dirs = find_dirs(split_dir, rf"{split_name}_HR")
+        lr_dirs = find_dirs(split_dir, rf"{split_name}_LR")
         if not hr_dirs or not lr_dirs:
             continue
-        hr_files, lr_files = _images(hr_dirs[0]), _images(lr_dirs[0])
+        hr_files, lr_files = list_images(hr_dirs[0]), list_images(lr_dirs[0])
         lr_by_stem = {p.stem: p for p in lr_files}
         found = []
         for hr in hr_files:
@@ -157,17 +160,17 @@ def find_drealsr(root: Path, scale: int | None, split: str) -> Dataset | None:
 
 def find_div2krk(root: Path, scale: int | None, split: str) -> Dataset | None:
     """DIV2KRK: ``gt/img_<n>_gt.png``, ``lr_x<s>/im_<n>.png``, ``gt_k_x<s>/kernel_<n>.mat``."""
-    gt_dirs = _dirs(root, "gt")
+    gt_dirs = find_dirs(root, "gt")
     if not gt_dirs:
         return None
     base = gt_dirs[0].parent
-    gt_by_n = {m.group(1): p for p in _images(base / "gt") if (m := re.fullmatch(r"img_(\d+)_gt", p.stem))}
+    gt_by_n = {m.group(1): p for p in list_images(base / "gt") if (m := re.fullmatch(r"img_(\d+)_gt", p.stem))}
     candidates: dict[int, list[Pair]] = {}
     for lr_dir in sorted(base.glob("lr_x*")):
         if not re.fullmatch(r"lr_x\d", lr_dir.name):
             continue
         s = int(lr_dir.name[-1])
-        for lr in _images(lr_dir):
+        for lr in list_images(lr_dir):
             match = re.fullmatch(r"im_(\d+)", lr.stem)
             if match and match.group(1) in gt_by_n:
                 n = match.group(1)
@@ -187,13 +190,13 @@ def find_ntire17(root: Path, scale: int | None, split: str) -> Dataset | None:
     """NTIRE 2017 track 2 (DIV2K unknown): ``X<s>/0801x<s>.png`` with HR ``0801.png`` in an HR folder."""
     candidates: dict[int, list[Pair]] = {}
     hr_files: dict[str, Path] = {}
-    for folder in [root, *_dirs(root, r".*(hr|HR).*")]:
-        for p in _images(folder):
+    for folder in [root, *find_dirs(root, r".*(hr|HR).*")]:
+        for p in list_images(folder):
             if re.fullmatch(r"\d{4}", p.stem):
                 hr_files.setdefault(p.stem, p)
-    for lr_dir in _dirs(root, r"X\d"):
+    for lr_dir in find_dirs(root, r"X\d"):
         s = int(lr_dir.name[1:])
-        for lr in _images(lr_dir):
+        for lr in list_images(lr_dir):
             match = re.fullmatch(rf"(\d{{4}})x{s}", lr.stem)
             if match and match.group(1) in hr_files:
                 candidates.setdefault(s, []).append(Pair(match.group(1), lr, hr_files[match.group(1)]))
@@ -208,13 +211,13 @@ def find_edsr(root: Path, scale: int | None, split: str) -> Dataset | None:
     hr_dir, lr_root = root / "HR", root / "LR_bicubic"
     if not hr_dir.is_dir() or not lr_root.is_dir():
         return None
-    hr_by_stem = {p.stem: p for p in _images(hr_dir)}
+    hr_by_stem = {p.stem: p for p in list_images(hr_dir)}
     candidates: dict[int, list[Pair]] = {}
     for lr_dir in sorted(lr_root.glob("X*")):
         if not re.fullmatch(r"X\d", lr_dir.name):
             continue
         s = int(lr_dir.name[1:])
-        for lr in _images(lr_dir):
+        for lr in list_images(lr_dir):
             stem = re.sub(rf"x{s}$", "", lr.stem)
             if stem in hr_by_stem:
                 candidates.setdefault(s, []).append(Pair(stem, lr, hr_by_stem[stem]))
@@ -229,17 +232,17 @@ def find_plain(root: Path, scale: int | None, split: str) -> Dataset | None:
     hr_dir, lr_dir = root / "HR", root / "LR"
     if not hr_dir.is_dir() or not lr_dir.is_dir():
         return None
-    hr_by_name = {p.name: p for p in _images(hr_dir)}
-    hr_by_stem = {p.stem: p for p in _images(hr_dir)}
+    hr_by_name = {p.name: p for p in list_images(hr_dir)}
+    hr_by_stem = {p.stem: p for p in list_images(hr_dir)}
     pairs = []
-    for lr in _images(lr_dir):
+    for lr in list_images(lr_dir):
         hr = hr_by_name.get(lr.name) or hr_by_stem.get(lr.stem)
         if hr is not None:
             pairs.append(Pair(lr.stem, lr, hr))
     if not pairs:
         return None
     if scale is None:
-        from ..image_io import read_header
+        from .image_io import read_header
 
         lr_w, _ = read_header(pairs[0].lr)
         hr_w, _ = read_header(pairs[0].hr)
@@ -256,6 +259,25 @@ LAYOUTS: dict[str, Finder] = {
     "edsr": find_edsr,
     "plain": find_plain,
 }
+PAPER_LAYOUTS = {  # (real LR domain T, clean HR, validation LR, validation HR), docs/fda.md §5, docs/datasets.md §7
+    "aim2019": ("TrainingSource", "DIV2K_train_HR", "ValidationSource", "DIV2K_valid_HR"),
+    "ntire2020": ("Corrupted-tr-x", "Corrupted-tr-y", "Corrupted-va-x", "DIV2K_valid_HR"),
+}
+
+
+def challenge_folders(root: Path, layout: str) -> tuple[list[Path], list[Path], list[Path], list[Path]]:
+    """The images of a challenge layout's four folders (``PAPER_LAYOUTS``), each found up to 4 levels deep."""
+    names = PAPER_LAYOUTS[layout]
+    folders = []
+    for name in names:
+        found = find_dirs(root, re.escape(name)) if root.is_dir() else []
+        if not found:
+            raise ImageReadError(f"'{root}' has no '{name}' folder (the {layout} layout needs {', '.join(names)})")
+        folders.append(found[0])
+    target_lr, clean_hr, valid_lr, valid_hr = (list_images(folder) for folder in folders)
+    return target_lr, clean_hr, valid_lr, valid_hr
+
+
 LAYOUT_TITLES = {
     "realsr": "RealSR V3 (<Camera>/Test/<s>/*_HR.png + *_LR<s>.png)",
     "drealsr": "DRealSR (Test_x<s>/test_HR + test_LR, *_x<s> / *_x1)",
