@@ -18,7 +18,7 @@ import torch.nn as nn
 DDNSR_FORMAT = "srx-ddnsr"  # {'format', 'version', 'scale', 'reconstruction': RRDB sd, 'degradation': sd}
 
 
-class _ResBlock(nn.Module):
+class _LeakyResBlock(nn.Module):
     def __init__(self, nf: int) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(nf, nf, 3, padding=1)
@@ -33,7 +33,7 @@ class _NoiseBlock(nn.Module):
     def __init__(self, cin: int, nf: int, blocks: int) -> None:
         super().__init__()
         self.head = nn.Conv2d(cin, nf, 3, padding=1)
-        self.blocks = nn.Sequential(*[_ResBlock(nf) for _ in range(blocks)])
+        self.blocks = nn.Sequential(*[_LeakyResBlock(nf) for _ in range(blocks)])
         self.tail = nn.Conv2d(nf, 3, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

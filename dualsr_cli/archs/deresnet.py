@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 
-class _ResBlock(nn.Module):
+class ResBlock(nn.Module):
     def __init__(self, nf: int) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(nf, nf, 3, padding=1)
@@ -32,7 +32,7 @@ class DeResNet(nn.Module):
             raise ValueError(f"DeResnet supports x2 and x4, not x{scale}")
         self.scale = scale
         self.block_input = nn.Sequential(nn.Conv2d(3, nf, 3, padding=1), nn.PReLU())
-        self.res_blocks = nn.Sequential(*[_ResBlock(nf) for _ in range(n_res_blocks)])
+        self.res_blocks = nn.Sequential(*[ResBlock(nf) for _ in range(n_res_blocks)])
         down: list[nn.Module] = []
         for _ in range(steps):
             down += [nn.Conv2d(nf, nf, 3, stride=2, padding=1), nn.PReLU()]

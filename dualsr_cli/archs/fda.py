@@ -19,7 +19,7 @@ import re
 import torch
 import torch.nn as nn
 
-from .deresnet import _ResBlock
+from .deresnet import ResBlock
 from .rrdb import RRDBNet, to_original_layout
 
 FDA_FORMAT = "srx-fda"  # {'format', 'version', 'scale', 'features', 'model': {'E.*', 'G_SR.*'}}
@@ -45,7 +45,7 @@ class TargetDecoder(nn.Module):
     def __init__(self, *, features: int = 64, blocks: int = 8) -> None:
         super().__init__()
         self.block_input = nn.Sequential(nn.Conv2d(features, features, 3, padding=1), nn.PReLU())
-        self.res_blocks = nn.Sequential(*[_ResBlock(features) for _ in range(blocks)])
+        self.res_blocks = nn.Sequential(*[ResBlock(features) for _ in range(blocks)])
         self.block_output = nn.Conv2d(features, 3, 3, padding=1)
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from ..image_io import quantize, sample_max
 from .color import y_channel_matlab
 from .psnr import psnr, shave
-from .ssim import WINDOW, _gaussian_taps, ssim
+from .ssim import WINDOW, gaussian_taps, ssim
 
 PROTOCOLS = ("matlab", "cdc", "realsr")
 
@@ -38,7 +38,7 @@ def _cdc_psnr(sr: np.ndarray, hr: np.ndarray, scale: int) -> float:
 
 def _cdc_ssim(sr: np.ndarray, hr: np.ndarray) -> float:
     """pytorch_ssim as CDC/DADA use it: per-channel Gaussian window with zero padding 5, data range 1."""
-    taps = _gaussian_taps()
+    taps = gaussian_taps()
     window = (taps[:, None] * taps[None, :]).expand(3, 1, WINDOW, WINDOW).contiguous()
     x = torch.from_numpy(np.ascontiguousarray(_as_rgb(sr).transpose(2, 0, 1)))[None]
     y = torch.from_numpy(np.ascontiguousarray(_as_rgb(hr).transpose(2, 0, 1)))[None]

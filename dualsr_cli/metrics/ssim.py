@@ -13,7 +13,7 @@ WINDOW = 11
 SIGMA = 1.5
 
 
-def _gaussian_taps() -> torch.Tensor:
+def gaussian_taps() -> torch.Tensor:
     z = torch.arange(WINDOW, dtype=torch.float64) - WINDOW // 2
     taps = torch.exp(-(z**2) / (2 * SIGMA**2))
     return taps / taps.sum()  # fspecial('gaussian', 11, 1.5) is the outer product of these
@@ -34,7 +34,7 @@ def ssim(a: np.ndarray, b: np.ndarray, *, data_range: float = 255.0) -> float:
         raise ValueError(f"SSIM needs images of at least {WINDOW}x{WINDOW} pixels, got {a.shape}")
     c1 = (0.01 * data_range) ** 2
     c2 = (0.03 * data_range) ** 2
-    taps = _gaussian_taps()
+    taps = gaussian_taps()
     x = torch.from_numpy(a)[None, None]
     y = torch.from_numpy(b)[None, None]
     mu_x, mu_y = _filter_valid(x, taps), _filter_valid(y, taps)

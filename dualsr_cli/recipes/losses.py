@@ -22,9 +22,9 @@ def harris_masks(images: torch.Tensor) -> torch.Tensor:
     Y' = 255·(0.257 R + 0.564 G + 0.098 B + 16/255) (CDC's G weight 0.564), cornerHarris(block 3, ksize 3,
     k 0.04); corner if R > 0.01·max, edge if R < -0.001·max, flat strictly between.
     """
-    from ..image_io import _cv2
+    from ..image_io import import_opencv
 
-    cv2 = _cv2()
+    cv2 = import_opencv()
     rgb = images.detach().float().cpu().numpy()
     masks = np.zeros((3, rgb.shape[0], 1, rgb.shape[2], rgb.shape[3]), dtype=np.float32)
     for i, image in enumerate(rgb):
