@@ -23,7 +23,6 @@ import contextlib
 import io
 import os
 import struct
-import tempfile
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import atomic_output
 from .errors import ImageReadError, ImageSizeError, ImageWriteError
 
 SUPPORTED_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp")
@@ -66,7 +66,7 @@ class ImageMetadata:
     dpi: tuple[float, float] | None = None
 
 
-def _cv2():
+def import_opencv():
     # OpenCV logs decoder failures to stderr by itself; srx reports errors in one line of its own.
     os.environ.setdefault("OPENCV_LOG_LEVEL", "SILENT")
     import cv2
@@ -385,7 +385,7 @@ def read_image(path: str | os.PathLike, *, max_megapixels: float = MAX_MEGAPIXEL
 
 def _decode(path: Path) -> ImageData:
     mode, orientation, metadata = _pillow_probe(path)
-    cv2 = _cv2()
+    cv2 = import_opencv()
     import imageio.v3 as iio
 
     try:
@@ -449,45 +449,6 @@ def check_output_format(path: str | os.PathLike, *, has_alpha: bool) -> None:
         raise ImageWriteError(
             f"cannot write '{path}': JPEG has no alpha channel and the input has one; use .png, .tif or .webp"
         )
-
-
-def ensure_writable_dir(folder: str | os.PathLike) -> Path:
-    """Create ``folder`` if needed and prove a file can be created in it; raises ImageWriteError."""
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".srx-write-test-"):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or _short(exc)
-        raise ImageWriteError(f"output folder '{folder}' is not writable ({reason})") from None
-    return folder
-
-
-def _umask() -> int:
-    current = os.umask(0)
-    os.umask(current)
-    return current
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike):
-    """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
-
-    A crash or interrupt therefore never leaves a partial file under the final name.
-    """
-    path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".srx-tmp{path.suffix}")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs get the usual permissions
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
 
 
 def write_image(
@@ -594,7 +555,7 @@ def _write_png(path: Path, samples: np.ndarray, tags: _OutputTags) -> None:
     else:
         import imageio.v3 as iio
 
-        _cv2()
+        import_opencv()
         iio.imwrite(path, samples, plugin="opencv")
     chunks = []
     gray = samples.ndim == 2 or samples.shape[2] == 2

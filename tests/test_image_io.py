@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
+from dualsr_cli.atomic import ensure_writable_dir
 from dualsr_cli.errors import ImageReadError, ImageWriteError
-from dualsr_cli.image_io import check_output_format, ensure_writable_dir, quantize, read_image, write_image
+from dualsr_cli.image_io import check_output_format, quantize, read_image, write_image
 from tests.conftest import photo
 
 

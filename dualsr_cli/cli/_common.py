@@ -103,7 +103,7 @@ def write_json(target: Path, payload: dict[str, Any]) -> None:
     if str(target) == "-":
         print(text)
         return
-    from ..image_io import atomic_output
+    from ..atomic import atomic_output
 
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(target) as tmp:

@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 from ..archs.ddnsr import DualInputDegradation
+from ..atomic import ensure_writable_dir
 from ..errors import ConfigError, ImageSizeError
-from ..image_io import ImageData, ensure_writable_dir, output_bit_depth, read_image, write_image
+from ..image_io import ImageData, output_bit_depth, read_image, write_image
 from ..ops.tiling import auto_tile_size, upscale_tiled
 from .postprocess import FileResult, from_network_output, to_network_input
 

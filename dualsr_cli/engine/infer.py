@@ -15,8 +15,9 @@ from pathlib import Path
 import torch
 
 from ..archs import ModelDescriptor
+from ..atomic import ensure_writable_dir
 from ..errors import ConfigError, ImageSizeError
-from ..image_io import ImageData, ensure_writable_dir, output_bit_depth, read_image, write_image
+from ..image_io import ImageData, output_bit_depth, read_image, write_image
 from ..ops.tiling import auto_tile_size, upscale_tiled
 from ..validation import MAX_SIDE, check_int, check_positive_float
 from .postprocess import FileResult, from_network_output, to_network_input

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_output
 from ..errors import ImageWriteError
-from ..image_io import atomic_output, quantize
+from ..image_io import quantize
 from ..metrics.kernel import aligned_kernel
 from ..ops.kernels import centre_of_mass, fit_kernel_size
 from .crops import Crop

@@ -58,7 +58,7 @@ class ReportConfig:
 
 
 def save_settings(out_dir: Path, config: ReportConfig) -> None:
-    from ..image_io import atomic_output
+    from ..atomic import atomic_output
 
     path = BenchFiles(Path(out_dir)).report_settings
     with atomic_output(path) as tmp:
@@ -259,7 +259,7 @@ def _build_item(
 
 
 def _load_kernel(path: Path) -> np.ndarray:
-    from ..engine.zero_shot.pipeline import load_kernel_mat
+    from ..kernel_io import load_kernel_mat
 
     return load_kernel_mat(path)
 
@@ -312,7 +312,7 @@ def build_report(
         sections.append(_build_item(item, methods, by_item[item], files, staging, config, scale))
     page = render_page(summary, protocol, scale, methods, records, sections, notes)
     _replace_folder(staging, files.report_assets)
-    from ..image_io import atomic_output
+    from ..atomic import atomic_output
 
     with atomic_output(files.report) as tmp:
         tmp.write_text(page, encoding="utf-8")

@@ -14,13 +14,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...errors import ImageReadError, ImageSizeError, ImageWriteError
+from ...atomic import ensure_writable_dir
+from ...errors import ImageSizeError
 from ...image_io import (
     FLOAT_BIT_DEPTH,
     ImageData,
-    atomic_output,
     check_output_format,
-    ensure_writable_dir,
     output_bit_depth,
     quantize,
     read_header,
@@ -28,6 +27,7 @@ from ...image_io import (
     sample_max,
     write_image,
 )
+from ...kernel_io import load_kernel_mat, write_kernel_mat
 from ...metrics.kernel import kernel_error
 from ...metrics.psnr import psnr_y
 from ...metrics.ssim import ssim_y
@@ -135,30 +135,6 @@ def validate_input(path: Path) -> ImageData:
     return image
 
 
-def load_kernel_mat(path: Path) -> np.ndarray:
-    """A 2-D kernel from a .mat file: variable ``Kernel`` (DualSR/KernelGAN), ``ker`` (BlindSR) or the only one."""
-    from scipy.io import loadmat
-
-    if not path.is_file():
-        raise ImageReadError(f"kernel file not found: '{path}'")
-    try:
-        contents = loadmat(path)
-    except Exception as exc:
-        raise ImageReadError(f"cannot read kernel '{path}': not a MATLAB .mat file ({exc})") from None
-    arrays = {k: v for k, v in contents.items() if not k.startswith("__")}
-    kernel = arrays.get("Kernel", arrays.get("ker"))
-    if kernel is None and len(arrays) == 1:
-        kernel = next(iter(arrays.values()))
-    if kernel is None:
-        raise ImageReadError(
-            f"cannot read kernel '{path}': no variable 'Kernel' (found: {', '.join(arrays) or 'none'})"
-        )
-    kernel = np.asarray(kernel, dtype=np.float64)
-    if kernel.ndim != 2 or kernel.shape[0] != kernel.shape[1] or kernel.sum() <= 0:
-        raise ImageReadError(f"cannot read kernel '{path}': expected a square 2-D kernel with positive sum")
-    return kernel
-
-
 def load_ground_truth(path: Path, sr_height: int, sr_width: int, scale: int = 2) -> np.ndarray:
     """GT as (H, W, 3|1) floats in [0, 1], cropped at the bottom/right when it is less than one LR pixel larger."""
     gt = read_image(path)
@@ -168,16 +144,6 @@ def load_ground_truth(path: Path, sr_height: int, sr_width: int, scale: int = 2)
             f"ground truth '{path}' is {gt.width}x{gt.height} but the x{scale} result is {sr_width}x{sr_height}"
         )
     return gt.color.astype(np.float64)[:sr_height, :sr_width] / gt.max_value
-
-
-def write_kernel_mat(path: Path, kernel: np.ndarray) -> None:
-    from scipy.io import savemat
-
-    try:
-        with atomic_output(path) as tmp:
-            savemat(tmp, {"Kernel": kernel.astype(np.float32)})
-    except OSError as exc:
-        raise ImageWriteError(f"cannot write '{path}': {exc.strerror or exc}") from None
 
 
 def _downsampler_psnr(
