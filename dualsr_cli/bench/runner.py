@@ -21,14 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import atomic_output
+from ..datasets import Dataset, Pair
 from ..errors import ConfigError, ImageReadError, ImageSizeError, SrxError
 from ..files import shard
-from ..image_io import ImageData, atomic_output, quantize, read_header, read_image, sample_max, write_image
+from ..image_io import ImageData, quantize, read_header, read_image, sample_max, write_image
 from ..metrics.kernel import kernel_error
 from ..metrics.lpips import LpipsMetric
 from ..metrics.protocols import evaluate
 from ..runtime.dist import DistContext
-from .datasets import Dataset, Pair
 from .methods import Method
 from .outputs import BenchFiles
 
@@ -311,7 +312,7 @@ def _references_saved(files: BenchFiles, pair: Pair) -> bool:
 
 
 def _save_kernel(path: Path, kernel: np.ndarray) -> None:
-    from ..engine.zero_shot.pipeline import write_kernel_mat
+    from ..kernel_io import write_kernel_mat
 
     path.parent.mkdir(parents=True, exist_ok=True)
     write_kernel_mat(path, kernel)
@@ -498,7 +499,7 @@ def _evaluate(
         hr = _hr_pixels(hr_image, lr.height * scale, lr.width * scale)
         true_kernel = None
         if pair.kernel is not None:
-            from ..engine.zero_shot.pipeline import load_kernel_mat
+            from ..kernel_io import load_kernel_mat
 
             true_kernel = load_kernel_mat(pair.kernel)
         if missing_references:
@@ -569,11 +570,7 @@ def _evaluate(
         if not dist.is_main:
             memory = store.completed()
     elif dist.distributed:  # nothing on disk to merge: gather every rank's rows in memory
-        import torch.distributed
-
-        gathered: list[dict | None] = [None] * dist.world_size
-        torch.distributed.all_gather_object(gathered, memory)
-        memory = {key: record for part in gathered if part for key, record in part.items()}
+        memory = {key: record for part in dist.all_gather(memory) for key, record in part.items()}
     wanted = {(p.item, k, protocol, scale) for p in valid for k in method_keys}
     records = sorted((r for key, r in memory.items() if key in wanted), key=order)
     return BenchReport(dataset, method_keys, protocol, records, skipped, lpips.unavailable_reason if lpips else None)

@@ -313,12 +313,7 @@ def zero_shot(
 
 def _gather_in_input_order(entries: list[dict], images: list[Path], dist) -> list[dict]:
     """All ranks' per-image summaries, in the order the inputs were given."""
-    if dist.distributed:
-        import torch.distributed
-
-        parts: list[list[dict] | None] = [None] * dist.world_size
-        torch.distributed.all_gather_object(parts, entries)
-        entries = [entry for part in parts if part for entry in part]
+    entries = [entry for part in dist.all_gather(entries) for entry in part]
     position = {str(path): i for i, path in enumerate(images)}
     return sorted(entries, key=lambda entry: position.get(entry["input"], len(position)))
 

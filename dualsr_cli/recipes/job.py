@@ -27,8 +27,8 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from ..atomic import atomic_output
 from ..errors import CheckpointError, ConfigError
-from ..image_io import atomic_output
 from ..runtime.dist import DistContext
 from .config import FDA_LAMBDA_ALIGN
 
@@ -276,14 +276,6 @@ def _set_rng_state(stage: Stage, state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _gather(value: Any, dist: DistContext) -> list[Any]:
-    if not dist.distributed:
-        return [value]
-    parts: list[Any] = [None] * dist.world_size
-    torch.distributed.all_gather_object(parts, value)
-    return parts
-
-
 def full_state(stage: Stage, iteration: int, best: float, dist: DistContext) -> dict[str, Any]:
     return {
         "iteration": iteration,
@@ -292,7 +284,7 @@ def full_state(stage: Stage, iteration: int, best: float, dist: DistContext) -> 
         "networks": {k: v.state_dict() for k, v in stage.networks.items()},
         "optimizers": {k: v.state_dict() for k, v in stage.optimizers.items()},
         "schedulers": {k: v.state_dict() for k, v in stage.schedulers.items()},
-        "rng": _gather(_rng_state(stage), dist),
+        "rng": dist.all_gather(_rng_state(stage)),
     }
 
 

@@ -35,6 +35,14 @@ class DistContext:
         if self.distributed:
             torch.distributed.barrier()
 
+    def all_gather(self, value: object) -> list:
+        """Every rank's ``value``, in rank order, on every rank (``[value]`` when not distributed)."""
+        if not self.distributed:
+            return [value]
+        parts: list = [None] * self.world_size
+        torch.distributed.all_gather_object(parts, value)
+        return parts
+
     def from_main(self, value: object) -> object:
         """Rank 0's ``value`` on every rank (e.g. an error found by rank 0 alone, so all ranks stop)."""
         if not self.distributed:
