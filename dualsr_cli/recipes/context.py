@@ -6,10 +6,22 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..metrics.lpips import LpipsMetric
 from .data import CrossCameraData, ImageCache, PatchSampler
+
+NETWORK_INIT, PATCH_SAMPLER = 0, 1  # the two kinds of random stream a recipe stage draws from
+
+
+def stream_seed(seed: int, kind: int, stream: int, rank: int = 0) -> int:
+    """The 64-bit seed of one random stream (a stage's network init, a patch sampler) of one rank of a run.
+
+    ``SeedSequence`` hashes the fixed-length key, so no two (seed, kind, stream, rank) share a stream; with
+    arithmetic such as ``seed * 1000 + stream * 100 + rank``, seed 0's stream 11 would be seed 1's stream 1.
+    """
+    return int(np.random.SeedSequence([seed, kind, stream, rank]).generate_state(1, np.uint64)[0])
 
 
 @dataclass
@@ -32,11 +44,14 @@ class StageContext:
         per_epoch = math.ceil(patches / (self.batch(paper_batch) * self.dist.world_size))
         return self.config.stage_value("iters", paper_epochs * per_epoch)
 
-    def sampler(self, pairs, offset: int, *, paper_patch: int = 48) -> PatchSampler:
-        """A patch sampler seeded by (seed, which sampler, rank): ranks draw different patches."""
-        seed = self.config.seed * 1000 + offset * 100 + self.dist.rank
-        return PatchSampler(pairs, scale=self.data.scale, lr_patch=self.patch(paper_patch), seed=seed,
-                            cache=self.cache)  # fmt: skip
+    def sampler(self, pairs, stream: int, *, paper_patch: int = 48) -> PatchSampler:
+        """A patch sampler on its own stream of (seed, sampler, rank): ranks draw different patches."""
+        seed = stream_seed(self.config.seed, PATCH_SAMPLER, stream, self.dist.rank)
+        return PatchSampler(pairs, scale=self.data.scale, lr_patch=self.patch(paper_patch), seed=seed, cache=self.cache)
+
+    def seed_networks(self, stream: int) -> None:
+        """Seed torch for one stage's network initialisation (the same on every rank)."""
+        torch.manual_seed(stream_seed(self.config.seed, NETWORK_INIT, stream))
 
     def selection_pairs(self):
         return self.data.target_test if self.config.select_on == "test" else self.data.validation

@@ -41,7 +41,7 @@ class SourceCDC:
 
     def __init__(self, ctx: StageContext) -> None:
         self.ctx = ctx
-        torch.manual_seed(ctx.config.seed)
+        ctx.seed_networks(0)
         self.net = CDCNet(scale=ctx.data.scale)
         init_cdc(self.net)
         self.net.to(ctx.device)
@@ -83,7 +83,7 @@ class Circle:
 
     def __init__(self, ctx: StageContext, up_state: dict) -> None:
         self.ctx = ctx
-        torch.manual_seed(ctx.config.seed + 1)
+        ctx.seed_networks(1)
         self.up = CDCNet(scale=ctx.data.scale)
         self.up.load_state_dict(up_state)
         self.down = DeResNet(scale=ctx.data.scale)
@@ -132,7 +132,7 @@ class DADAStage:
     def __init__(self, ctx: StageContext, circle: dict) -> None:
         self.ctx = ctx
         scale = ctx.data.scale
-        torch.manual_seed(ctx.config.seed + 2)
+        ctx.seed_networks(2)
         up_state, down_state = circle["model"]["up"], circle["model"]["down"]
         self.up_0 = CDCNet(scale=scale)
         self.up_0.load_state_dict(up_state)

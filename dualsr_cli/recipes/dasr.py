@@ -36,7 +36,7 @@ from ..archs.discriminators import (
     kaiming_init,
 )
 from ..archs.rrdb import RRDBNet, init_rrdb
-from ..bench.datasets import Pair
+from ..datasets import Pair
 from ..errors import ConfigError
 from ..image_io import read_image, write_image
 from ..metrics.protocols import evaluate
@@ -62,7 +62,7 @@ class DSNStage:
 
     def __init__(self, ctx: StageContext) -> None:
         self.ctx = ctx
-        torch.manual_seed(ctx.config.seed)
+        ctx.seed_networks(0)
         self.g = DeResNet(scale=ctx.data.scale).to(ctx.device)
         self.d = FrequencyDiscriminator(filter_kind="avg_pool", kernel_size=5).to(ctx.device)
         self.low = LowPass("avg_pool", 5, padding=False).to(ctx.device)
@@ -170,7 +170,7 @@ class SRNStage:
 
     def __init__(self, ctx: StageContext, generated: list[Pair], folder: Path, start: dict | None) -> None:
         self.ctx = ctx
-        torch.manual_seed(ctx.config.seed + 3)
+        ctx.seed_networks(3)
         self.g = RRDBNet(scale=ctx.data.scale)
         init_rrdb(self.g)
         if start is not None:

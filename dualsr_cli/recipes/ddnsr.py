@@ -60,7 +60,7 @@ class SourceRRDB:
 
     def __init__(self, ctx: StageContext) -> None:
         self.ctx = ctx
-        torch.manual_seed(ctx.config.seed + 10)
+        ctx.seed_networks(10)
         self.net = RRDBNet(scale=ctx.data.scale)
         init_rrdb(self.net)
         self.net.to(ctx.device)
@@ -100,7 +100,7 @@ class DDNSRStage:
     def __init__(self, ctx: StageContext, source_state: dict) -> None:
         self.ctx = ctx
         scale = ctx.data.scale
-        torch.manual_seed(ctx.config.seed + 11)
+        ctx.seed_networks(11)
         self.r = RRDBNet(scale=scale)
         self.r.load_state_dict(source_state)
         self.deg = DualInputDegradation(scale=scale)

@@ -28,7 +28,7 @@ import torch
 from ..archs.discriminators import NLayerDiscriminator, init_normal
 from ..archs.fda import FDA_FORMAT, Encoder, FDAUpscaler, TargetDecoder
 from ..archs.rrdb import RRDBNet, init_rrdb
-from .context import StageContext
+from .context import NETWORK_INIT, StageContext, stream_seed
 from .data import CrossCameraData, ImageCache, PatchSampler
 from .evaluation import evaluate_pairs
 from .job import sync_gradients
@@ -42,7 +42,7 @@ SMOKE_SIZES = {"nb": 2, "gt_blocks": 2}  # --preset smoke shrinks G_SR and G_t (
 
 def build_generators(seed: int, *, smoke: bool, scale: int) -> tuple[Encoder, RRDBNet, TargetDecoder]:
     """E, G_SR and G_t as a run with this seed starts them (benchmarks/fda_probe rebuilds the untrained E)."""
-    torch.manual_seed(seed + 20)
+    torch.manual_seed(stream_seed(seed, NETWORK_INIT, 20))
     e = Encoder()
     g_sr = RRDBNet(in_nc=64, nb=SMOKE_SIZES["nb"] if smoke else 23, scale=scale)
     g_t = TargetDecoder(blocks=SMOKE_SIZES["gt_blocks"] if smoke else 8)
