@@ -25,8 +25,9 @@ demo: $(STAMP)
 	$(BIN)/srx zero-shot $(DEMO_IMAGE) --iters $(DEMO_ITERS) --out demo_out --save-kernel --save-comparison --json demo_out/summary.json
 	@echo "Done: demo_out/realsr_canon_0A5A4954_LR_x2.png (2880x1920), kernel in demo_out/*_kernel_x2.{mat,png}, bicubic vs srx in demo_out/*_comparison_x2.png."
 
+# Two workers on the two cores; tests sharing an expensive session fixture stay on one (xdist_group).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/zero_shot_speed.py

@@ -16,6 +16,10 @@ from dualsr_cli.archs import load_model
 from dualsr_cli.recipes.data import load_cross_camera
 from tests.conftest import REPO, assert_one_line_error, run_srx
 
+# Tests sharing the session's circle_checkpoint run on one xdist worker (make test: -n 2 --dist loadgroup),
+# so it is trained once and its 3.4 GB of checkpoints exist once.
+pytestmark = pytest.mark.xdist_group("circle")
+
 SMOKE = ("--preset", "smoke", "--perceptual", "none", "--device", "cpu", "-q")
 
 

@@ -61,7 +61,9 @@ def test_rrdb_recipes_refuse_cdc_source_weights(drealsr, tmp_path):
         smoke("ddnsr", drealsr, tmp_path / "x", source_weights=tmp_path / "cdc.pth")
 
 
-@pytest.mark.parametrize("method", ["dada", "dasr", "ddnsr", "fda"])
+@pytest.mark.parametrize(
+    "method", [pytest.param("dada", marks=pytest.mark.xdist_group("circle")), "dasr", "ddnsr", "fda"]
+)
 def test_every_recipe_runs_with_its_perceptual_losses(method, drealsr, tmp_path, backbones_in_hub, request):
     options = {"perceptual": "vgg", "iters": 1, "eval_every": 1, "save_every": 1}
     if method == "dada":  # start from the smoke circle model: only the third stage has a VGG loss
