@@ -14,17 +14,19 @@ Paper schedules: stage 1 1000 epochs, stage 2 600, stage 3 500, an epoch being o
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..archs.cdc import CDCNet, DADAUpscaler, init_cdc
+from ..archs.cdc import SIZE_MULTIPLE, CDCNet, DADAUpscaler, init_cdc
 from ..archs.deresnet import DeResNet
 from ..archs.discriminators import NLayerDiscriminator, init_normal
 from .context import StageContext
 from .evaluation import evaluate_pairs
 from .job import sync_gradients
 from .losses import bce_gan, component_loss, discriminator_y, perceptual_loss
+from .plan import Exports, Plan, Recipe, StartWeights, Step, Upscaler, cpu_state
 
 STAGE_EPOCHS = {"1-source-cdc": 1000, "2-circle": 600, "3-dada": 500}
 STAGE_BATCH = {"1-source-cdc": 16, "2-circle": 8, "3-dada": 2}
@@ -71,11 +73,11 @@ class SourceCDC:
     def evaluate(self) -> dict[str, float]:
         self.net.eval()
         return evaluate_pairs(self.net.upscale, self.ctx.selection_pairs(), scale=self.ctx.data.scale,
-                              device=self.ctx.device, protocol=self.ctx.config.protocol, size_multiple=16,
+                              device=self.ctx.device, protocol=self.ctx.config.protocol, size_multiple=SIZE_MULTIPLE,
                               lpips=self.ctx.lpips)  # fmt: skip
 
     def export(self) -> dict[str, Any]:
-        return {"break_info": _break_info(self.done), "model": _cpu(self.net.state_dict())}
+        return {"break_info": _break_info(self.done), "model": cpu_state(self.net.state_dict())}
 
 
 class Circle:
@@ -118,12 +120,12 @@ class Circle:
         self.up.eval()
         self.down.eval()
         return evaluate_pairs(lambda x: self.down(self.up.upscale(x)).clamp(0, 1), self.ctx.selection_pairs(),
-                              scale=1, device=self.ctx.device, protocol=self.ctx.config.protocol, size_multiple=16,
+                              scale=1, device=self.ctx.device, protocol=self.ctx.config.protocol, size_multiple=SIZE_MULTIPLE,
                               reference="lr")  # fmt: skip
 
     def export(self) -> dict[str, Any]:
         return {"break_info": _break_info(self.done),
-                "model": {"up": _cpu(self.up.state_dict()), "down": _cpu(self.down.state_dict())}}  # fmt: skip
+                "model": {"up": cpu_state(self.up.state_dict()), "down": cpu_state(self.down.state_dict())}}  # fmt: skip
 
 
 class DADAStage:
@@ -222,12 +224,43 @@ class DADAStage:
     def evaluate(self) -> dict[str, float]:
         model = DADAUpscaler(self.up_t, self.up_0).eval()
         return evaluate_pairs(model, self.ctx.selection_pairs(), scale=self.ctx.data.scale, device=self.ctx.device,
-                              protocol=self.ctx.config.protocol, size_multiple=16, lpips=self.ctx.lpips)  # fmt: skip
+                              protocol=self.ctx.config.protocol, size_multiple=SIZE_MULTIPLE, lpips=self.ctx.lpips)  # fmt: skip
 
     def export(self) -> dict[str, Any]:
         return {"break_info": _break_info(self.done),
-                "model": {name: _cpu(net.state_dict()) for name, net in self.networks.items()}}  # fmt: skip
+                "model": {name: cpu_state(net.state_dict()) for name, net in self.networks.items()}}  # fmt: skip
 
 
-def _cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu() for k, v in state.items()}
+def plan(ctx: StageContext, start: StartWeights, run_root: Path) -> Plan:
+    """The three stages; a CDC in --source-weights skips stage 1, a circle export stages 1 and 2."""
+    steps = [
+        Step("1-source-cdc", lambda exports: SourceCDC(ctx)),
+        Step("2-circle", lambda exports: Circle(ctx, exports["1-source-cdc"]["model"])),
+        Step("3-dada", lambda exports: DADAStage(ctx, exports["2-circle"])),
+    ]
+    given: Exports = {}
+    if start is not None:
+        kind, payload = start
+        if kind == "circle":
+            given["2-circle"] = payload
+            steps = steps[2:]
+        else:
+            given["1-source-cdc"] = {"model": payload}
+            steps = steps[1:]
+
+    def cdc(state: dict) -> CDCNet:
+        net = CDCNet(scale=ctx.data.scale)
+        net.load_state_dict(state)
+        return net.to(ctx.device).eval()
+
+    def compare(exports: Exports) -> dict[str, Upscaler]:
+        circle_up = cdc(exports["2-circle"]["model"]["up"])
+        first = exports.get("1-source-cdc")
+        source_only = cdc(first["model"]) if first else circle_up
+        adapted = DADAUpscaler(cdc(exports["3-dada"]["model"]["up_t"]), circle_up)
+        return {"source-only": source_only.upscale, "adapted": adapted}
+
+    return Plan(steps, compare, size_multiple=SIZE_MULTIPLE, start=given)
+
+
+RECIPE = Recipe(plan, source_weights=("cdc", "circle"))

@@ -46,15 +46,24 @@ from .data import augment
 from .evaluation import evaluate_pairs
 from .job import sync_gradients
 from .losses import bce_gan, perceptual_loss
+from .plan import (
+    Action,
+    Exports,
+    Plan,
+    Recipe,
+    StartWeights,
+    Step,
+    Upscaler,
+    bicubic_upscaler,
+    cpu_state,
+    rrdb_upscaler,
+)
 
 DSN = {"epochs": 400, "batch": 8, "lr": 1e-4, "w_col": 1.0, "w_tex": 0.005, "w_per": 0.01, "lr_patch": 32}
 LPIPS_MIN_SIDE = 31  # AlexNet-LPIPS: conv1 (11, stride 4) then two 3x3/2 max-pools must leave >= 1 pixel
 SRN = {"iters": 100_000, "batch": 16, "lr": 5e-5, "milestones": [50_000, 80_000], "w_pix": 1.0, "w_ll": 1.0,
        "w_fea": 0.01, "w_gan": 1e-4, "lr_patch": 32}  # fmt: skip
 
-
-def _cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu() for k, v in state.items()}
 
 
 class DSNStage:
@@ -138,8 +147,8 @@ class DSNStage:
     def export(self) -> dict[str, Any]:
         """DASR's DSN checkpoint format (loads in ``srx degrade``)."""
         return {"epoch": 0, "iteration": self.done, "fs_type": "avg_pool", "fs_kernel_size": 5, "D_type": "FSD",
-                "model_g_state_dict": _cpu(self.g.state_dict()),
-                "models_d_state_dict": _cpu(self.d.state_dict())}  # fmt: skip
+                "model_g_state_dict": cpu_state(self.g.state_dict()),
+                "models_d_state_dict": cpu_state(self.d.state_dict())}  # fmt: skip
 
 
 @torch.inference_mode()
@@ -243,4 +252,30 @@ class SRNStage:
 
     def export(self) -> dict[str, Any]:
         """A state_dict in the original ESRGAN layout under 'state_dict' (loads in ``srx run dasr``)."""
-        return {"state_dict": _cpu(self.g.state_dict()), "d_target": _cpu(self.d.state_dict()), "iteration": self.done}
+        return {"state_dict": cpu_state(self.g.state_dict()), "d_target": cpu_state(self.d.state_dict()), "iteration": self.done}
+
+
+def plan(ctx: StageContext, start: StartWeights, run_root: Path) -> Plan:
+    """DSN, then LR generation into RUN/generated (an action), then the SRN (from --source-weights if given)."""
+    folder = run_root / "generated"
+    start_state = start[1] if start else None
+
+    def generate_step(exports: Exports) -> Action:
+        return Action(lambda: {"items": len(generate(ctx, exports["1-dsn"], folder)), "folder": str(folder)})
+
+    steps = [
+        Step("1-dsn", lambda exports: DSNStage(ctx)),
+        Step("2-generate", generate_step),
+        Step("3-srn", lambda exports: SRNStage(ctx, generate(ctx, exports["1-dsn"], folder), folder, start_state)),
+    ]
+
+    def compare(exports: Exports) -> dict[str, Upscaler]:
+        adapted = rrdb_upscaler(ctx, exports["3-srn"]["state_dict"])
+        if start_state is None:
+            return {"bicubic": bicubic_upscaler(ctx.data.scale), "adapted": adapted}
+        return {"source-only": rrdb_upscaler(ctx, start_state), "adapted": adapted}
+
+    return Plan(steps, compare)
+
+
+RECIPE = Recipe(plan, source_weights=("rrdb",))

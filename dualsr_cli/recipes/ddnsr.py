@@ -22,6 +22,7 @@ documented here and in the README:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -34,6 +35,7 @@ from .context import StageContext
 from .evaluation import evaluate_pairs
 from .job import sync_gradients
 from .losses import VGGFeatureLoss, bce_gan, perceptual_loss
+from .plan import Exports, Plan, Recipe, StartWeights, Step, Upscaler, cpu_state, rrdb_upscaler
 
 SOURCE = {"iters": 1_000_000, "batch": 16, "lr": 2e-4, "step": 200_000, "lr_patch": 32}
 JOINT = {"iters": 300_000, "batch": 16, "lr": 1e-4, "milestones": [50_000, 100_000, 200_000, 300_000],
@@ -42,9 +44,6 @@ JOINT = {"iters": 300_000, "batch": 16, "lr": 1e-4, "milestones": [50_000, 100_0
 VGG22_LAYER = 8  # relu2_2 of VGG19 (SRGAN's phi_2,2: after activation, 1/2 resolution): L_cycle
 VGG34_LAYER = 17  # relu3_4 of VGG19 (phi_3,4, 1/4 resolution): L_cont
 
-
-def _cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu() for k, v in state.items()}
 
 
 def _evaluate(ctx: StageContext, net: torch.nn.Module) -> dict[str, float]:
@@ -91,7 +90,7 @@ class SourceRRDB:
         return _evaluate(self.ctx, self.net)
 
     def export(self) -> dict[str, Any]:
-        return {"reconstruction": _cpu(self.net.state_dict()), "iteration": self.done}
+        return {"reconstruction": cpu_state(self.net.state_dict()), "iteration": self.done}
 
 
 class DDNSRStage:
@@ -181,4 +180,27 @@ class DDNSRStage:
     def export(self) -> dict[str, Any]:
         """srx's DDNSR checkpoint (``srx run ddnsr``, ``srx degrade``)."""
         return {"format": DDNSR_FORMAT, "version": 1, "scale": self.ctx.data.scale, "iteration": self.done,
-                "reconstruction": _cpu(self.r.state_dict()), "degradation": _cpu(self.deg.state_dict())}  # fmt: skip
+                "reconstruction": cpu_state(self.r.state_dict()), "degradation": cpu_state(self.deg.state_dict())}  # fmt: skip
+
+
+def plan(ctx: StageContext, start: StartWeights, run_root: Path) -> Plan:
+    """Source-only RRDB (skipped when --source-weights gives one), then the joint DDNSR stage."""
+    steps = [
+        Step("1-source-rrdb", lambda exports: SourceRRDB(ctx)),
+        Step("2-ddnsr", lambda exports: DDNSRStage(ctx, exports["1-source-rrdb"]["reconstruction"])),
+    ]
+    given: Exports = {}
+    if start is not None:
+        given["1-source-rrdb"] = {"reconstruction": start[1]}
+        steps = steps[1:]
+
+    def compare(exports: Exports) -> dict[str, Upscaler]:
+        return {
+            "source-only": rrdb_upscaler(ctx, exports["1-source-rrdb"]["reconstruction"]),
+            "adapted": rrdb_upscaler(ctx, exports["2-ddnsr"]["reconstruction"]),
+        }
+
+    return Plan(steps, compare, start=given)
+
+
+RECIPE = Recipe(plan, source_weights=("rrdb",))

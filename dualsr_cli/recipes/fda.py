@@ -21,18 +21,21 @@ features align).
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..archs.discriminators import NLayerDiscriminator, init_normal
-from ..archs.fda import FDA_FORMAT, Encoder, FDAUpscaler, TargetDecoder
+from ..archs.fda import FDA_FORMAT, Encoder, FDAUpscaler, TargetDecoder, split_state
 from ..archs.rrdb import RRDBNet, init_rrdb
+from .config import FDA_LAMBDA_ALIGN
 from .context import NETWORK_INIT, StageContext, stream_seed
 from .data import CrossCameraData, ImageCache, PatchSampler
 from .evaluation import evaluate_pairs
 from .job import sync_gradients
 from .losses import perceptual_loss
+from .plan import Exports, Plan, Recipe, StartWeights, Step, Upscaler, bicubic_upscaler, cpu_state
 
 PAPER = {"iters": 400_000, "batch": 8, "lr_patch": 64, "lr": 1e-4, "milestones": [200_000, 300_000]}
 LAMBDAS = {"rec": 1.0, "res": 1.0, "sty": 0.01, "idt": 0.01, "cyc": 1.0, "alpha": 0.01, "beta": 0.01}
@@ -54,9 +57,6 @@ def build_generators(seed: int, *, smoke: bool, scale: int) -> tuple[Encoder, RR
 def _lsgan(prediction: torch.Tensor, target: float) -> torch.Tensor:
     return ((prediction - target) ** 2).mean()
 
-
-def _cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.detach().cpu() for k, v in state.items()}
 
 
 def feature_statistics(features: torch.Tensor) -> torch.Tensor:
@@ -264,7 +264,27 @@ class FDAStage:
 
     def export(self) -> dict[str, Any]:
         """E and G_SR only (``srx run fda``); G_t and the discriminators live in the training state."""
-        model = {**{f"E.{k}": v for k, v in _cpu(self.e.state_dict()).items()},
-                 **{f"G_SR.{k}": v for k, v in _cpu(self.g_sr.state_dict()).items()}}  # fmt: skip
+        model = {**{f"E.{k}": v for k, v in cpu_state(self.e.state_dict()).items()},
+                 **{f"G_SR.{k}": v for k, v in cpu_state(self.g_sr.state_dict()).items()}}  # fmt: skip
         return {"format": FDA_FORMAT, "version": 1, "scale": self.ctx.data.scale, "features": 64,
                 "iteration": self.done, "losses": "full" if self.full else "rec", "model": model}  # fmt: skip
+
+
+def plan(ctx: StageContext, start: StartWeights, run_root: Path) -> Plan:
+    """One stage training E, G_SR, G_t and the discriminators together; compared with bicubic."""
+    paper_mode = ctx.config.layout != "drealsr"
+    steps = [Step("fda", lambda exports: FDAStage(ctx, losses=ctx.config.fda_losses, paper_mode=paper_mode))]
+
+    def compare(exports: Exports) -> dict[str, Upscaler]:
+        encoder, decoder = split_state(exports["fda"]["model"])
+        blocks = len({k.split(".")[3] for k in decoder if k.startswith("model.1.sub.")}) - 1
+        net = FDAUpscaler(nb=blocks, scale=ctx.data.scale)
+        net.E.load_state_dict(encoder)
+        net.G_SR.load_state_dict(decoder)
+        return {"bicubic": bicubic_upscaler(ctx.data.scale), "adapted": net.to(ctx.device).eval()}
+
+    return Plan(steps, compare)
+
+
+# Runs recorded before these settings existed trained with L_rec + everything, at the default weight.
+RECIPE = Recipe(plan, resume_keys={"fda_losses": "full", "fda_lambda_align": FDA_LAMBDA_ALIGN})

@@ -19,7 +19,7 @@ import json
 import math
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,7 +30,6 @@ import torch
 from ..atomic import atomic_output
 from ..errors import CheckpointError, ConfigError
 from ..runtime.dist import DistContext
-from .config import FDA_LAMBDA_ALIGN
 
 
 class Stage(Protocol):
@@ -58,28 +57,27 @@ class JobHooks:
     note: Callable[[str], None] | None = None
 
 
-KEYS_ADDED_LATER = {"fda_losses": "full", "fda_lambda_align": FDA_LAMBDA_ALIGN, "layout": "drealsr"}
-# Settings that decide what a run computes: --resume refuses to continue a run with any of them changed.
-RESUME_MUST_MATCH = (
-    "method",
-    "data",
-    "source",
-    "target",
-    "scale",
-    "world_size",
-    "layout",
-    "preset",
-    "seed",
-    "batch_size",
-    "patch_size",
-    "val",
-    "select_on",
-    "protocol",
-    "perceptual",
-    "source_weights",
-    "fda_losses",
-    "fda_lambda_align",
-)
+# Settings that decide what any adaptation run computes: --resume refuses to continue a run with one of them
+# changed. Each maps to the value a run recorded before the setting existed used (None: it always existed).
+# A recipe adds its own (``plan.Recipe.resume_keys``, e.g. FDA's loss settings).
+COMMON_RESUME_KEYS: dict[str, Any] = {
+    "method": None,
+    "data": None,
+    "source": None,
+    "target": None,
+    "scale": None,
+    "world_size": None,
+    "layout": "drealsr",
+    "preset": None,
+    "seed": None,
+    "batch_size": None,
+    "patch_size": None,
+    "val": None,
+    "select_on": None,
+    "protocol": None,
+    "perceptual": None,
+    "source_weights": None,
+}
 # What --resume may change: the schedule's length (to extend a run), the cadence of validation and
 # checkpoints, and where it computes. Anything else in config.json is recorded, not compared.
 RESUME_MAY_CHANGE = ("iters", "eval_every", "save_every", "device")
@@ -132,11 +130,11 @@ class RunDirectory:
         folder = self.root / "checkpoints"
         return folder.is_dir() and any(p.suffix in (".pt", ".json") for p in folder.rglob("*") if p.is_file())
 
-    def begin(self, config: dict[str, Any], *, resume: bool) -> None:
+    def begin(self, config: dict[str, Any], *, resume: bool, identity: Mapping[str, Any] = COMMON_RESUME_KEYS) -> None:
         """Check that ``config`` may run in this directory; write nothing yet (see ``commit``).
 
         A fresh run needs a directory without checkpoints. ``--resume`` needs a recorded run whose
-        settings in RESUME_MUST_MATCH equal the new ones.
+        settings in ``identity`` (setting -> value assumed when it was not recorded) equal the new ones.
         """
         path = self.root / "config.json"
         if self.root.exists() and not self.root.is_dir():
@@ -145,8 +143,7 @@ class RunDirectory:
         if path.exists():
             old = read_recorded_config(path)
             if resume:
-                for key in RESUME_MUST_MATCH:
-                    default = KEYS_ADDED_LATER.get(key)  # runs from before a key existed used its default
+                for key, default in identity.items():  # runs from before a key existed used its default
                     recorded, wanted = old.get(key, default), config.get(key, default)
                     if recorded != wanted:
                         allowed = ", ".join("--" + k.replace("_", "-") for k in RESUME_MAY_CHANGE)
@@ -189,9 +186,11 @@ class RunDirectory:
             self._append_log(record)
         self._pending_log = []
 
-    def write_config(self, config: dict[str, Any], *, resume: bool) -> None:
+    def write_config(
+        self, config: dict[str, Any], *, resume: bool, identity: Mapping[str, Any] = COMMON_RESUME_KEYS
+    ) -> None:
         """Check and write config.json at once (``begin`` then ``commit``)."""
-        self.begin(config, resume=resume)
+        self.begin(config, resume=resume, identity=identity)
         self.commit()
         self.dist.barrier()
 

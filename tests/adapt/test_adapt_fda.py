@@ -18,6 +18,7 @@ from dualsr_cli.archs.fda import FDAUpscaler
 from dualsr_cli.archs.rrdb import init_rrdb
 from dualsr_cli.errors import ConfigError
 from dualsr_cli.image_io import write_image
+from dualsr_cli.recipes import resume_identity
 from dualsr_cli.recipes.data import ImageCache, PatchSampler, load_cross_camera
 from dualsr_cli.recipes.fda import linear_probe_accuracy, probe_patches
 from dualsr_cli.recipes.job import RunDirectory
@@ -149,10 +150,14 @@ def test_alignment_weight_is_checked_and_bound_to_the_run(drealsr, tmp_path):
     assert_one_line_error(run_srx(*base, *SMOKE, "--fda-lambda-align", "-1"), "must be a number >= 0")
     assert_one_line_error(run_srx(*base, "--method", "ddnsr", "--preset", "smoke", "--fda-lambda-align", "1"),
                           "exist for --method fda only")  # fmt: skip
+    identity = resume_identity("fda")  # FDA's own settings join the common ones
     run_dir = RunDirectory(tmp_path / "run")
     run_dir.write_config({"method": "fda", "fda_losses": "full", "fda_lambda_align": 0.01}, resume=False)
     with pytest.raises(ConfigError, match=r"its fda_lambda_align is 0\.01, not 1\.0"):
-        run_dir.write_config({"method": "fda", "fda_losses": "full", "fda_lambda_align": 1.0}, resume=True)
+        run_dir.write_config(
+            {"method": "fda", "fda_losses": "full", "fda_lambda_align": 1.0}, resume=True, identity=identity
+        )
     older = RunDirectory(tmp_path / "older")  # written before the key existed: it ran with the default
     older.write_config({"method": "fda"}, resume=False)
-    older.write_config({"method": "fda", "fda_losses": "full", "fda_lambda_align": 0.01}, resume=True)
+    older.write_config({"method": "fda", "fda_losses": "full", "fda_lambda_align": 0.01}, resume=True, identity=identity)
+    assert "fda_lambda_align" not in resume_identity("dada")

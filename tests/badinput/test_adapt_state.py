@@ -177,12 +177,15 @@ def test_a_failed_resume_keeps_the_recorded_settings(tmp_path):
 
 def test_every_setting_is_either_compared_or_documented_as_changeable():
     """The settings --resume may change are exactly the documented ones."""
-    from dualsr_cli.recipes.job import RESUME_MAY_CHANGE, RESUME_MUST_MATCH
+    from dualsr_cli.recipes import RECIPES, resume_identity
+    from dualsr_cli.recipes.job import RESUME_MAY_CHANGE
 
     assert set(RESUME_MAY_CHANGE) == {"iters", "eval_every", "save_every", "device"}
     fields = set(AdaptConfig.__dataclass_fields__) | {"world_size"}
     recorded_only = {"out", "resume", "deviations"}
-    assert fields == set(RESUME_MUST_MATCH) | set(RESUME_MAY_CHANGE) | recorded_only
+    compared = set().union(*(resume_identity(method) for method in RECIPES))
+    assert fields == compared | set(RESUME_MAY_CHANGE) | recorded_only
+    assert not compared & set(RESUME_MAY_CHANGE)
 
 
 def test_a_corrupt_checkpoint_is_one_clear_error(tmp_path):
