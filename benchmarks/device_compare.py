@@ -17,8 +17,8 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from dualsr_cli.engine.zero_shot.batched import BatchedDualSRTrainer, BatchSettings, apply_precision
-from dualsr_cli.engine.zero_shot.config import ZeroShotConfig
+from dualsr_cli.engine.zero_shot.batched import BatchedDualSRTrainer, apply_precision
+from dualsr_cli.engine.zero_shot.config import BatchSettings, ZeroShotConfig
 from dualsr_cli.engine.zero_shot.trainer import DualSRTrainer
 from dualsr_cli.image_io import quantize
 from dualsr_cli.metrics.psnr import psnr_y

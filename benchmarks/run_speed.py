@@ -23,9 +23,11 @@ import numpy as np
 
 
 def build(arch: str):
+    from dataclasses import asdict
+
     import torch
 
-    from dualsr_cli.archs import ModelDescriptor
+    from dualsr_cli.archs import TILING, ModelDescriptor
     from dualsr_cli.archs.cdc import CDCNet, DADAUpscaler, init_cdc
     from dualsr_cli.archs.rrdb import RRDBNet, init_rrdb
 
@@ -33,7 +35,7 @@ def build(arch: str):
     if arch == "dasr":
         net = RRDBNet()
         init_rrdb(net)
-        return ModelDescriptor("dasr", net, 4, net, tile_pad=24, bytes_per_lr_pixel=24 * 1024)
+        return ModelDescriptor("dasr", net, 4, net, **asdict(TILING["rrdb"]))
     nets = []
     for _ in range(2 if arch == "dada" else 1):
         net = CDCNet(scale=4)

@@ -87,7 +87,8 @@ def evaluate(name: str, index: int, args: argparse.Namespace, out: Path) -> dict
     start = time.perf_counter()
     config = ZeroShotConfig(iters=args.iters, device=args.device)
     if args.ensemble > 1:
-        from dualsr_cli.engine.zero_shot.batched import BatchJob, BatchSettings, zero_shot_batch
+        from dualsr_cli.engine.zero_shot.batched import BatchJob, zero_shot_batch
+        from dualsr_cli.engine.zero_shot.config import BatchSettings
 
         job = BatchJob(lr_path, out / f"{name}_x2{suffix}.png", hr_path, kernel_path)
         result = zero_shot_batch([job], config, BatchSettings(ensemble=args.ensemble))[0]

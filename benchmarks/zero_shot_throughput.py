@@ -19,8 +19,8 @@ from dataclasses import replace
 
 import torch
 
-from dualsr_cli.engine.zero_shot.batched import BatchedDualSRTrainer, BatchSettings, apply_precision
-from dualsr_cli.engine.zero_shot.config import ZeroShotConfig
+from dualsr_cli.engine.zero_shot.batched import BatchedDualSRTrainer, apply_precision
+from dualsr_cli.engine.zero_shot.config import BatchSettings, ZeroShotConfig
 from dualsr_cli.engine.zero_shot.trainer import DualSRTrainer
 from dualsr_cli.runtime.device import configure_determinism, resolve_device, synchronize
 

@@ -14,6 +14,12 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+if os.environ.get("PYTEST_XDIST_WORKER"):  # make test: two workers on two cores, one thread each
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by the srx subprocesses the tests start
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
 
 def photo(name: str) -> np.ndarray:
     """A real photo shipped with scikit-image, as uint8 RGB (gray photos replicated)."""

@@ -8,7 +8,7 @@ inference engine the scale, the size multiple, a safe tile padding and the memor
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -16,6 +16,7 @@ import torch.nn as nn
 
 from ..checkpoint import extract_state_dict, load_strict, read_checkpoint
 from ..errors import CheckpointError
+from .cdc import SIZE_MULTIPLE as CDC_SIZE_MULTIPLE
 
 TITLES = {
     "cdc": "CDC / DADA up-sampler (HourGlassNetMultiScaleInt)",
@@ -50,6 +51,28 @@ def identify(state: dict[str, torch.Tensor]) -> str | None:
     if patch_gan or any("linear" in k or k.startswith(("net.net.", "features.", "conv0_0")) for k in keys):
         return "discriminator"
     return None
+
+
+@dataclass(frozen=True)
+class TilingProfile:
+    """How ``srx run`` tiles an architecture: context per tile side, and peak memory per LR pixel of a tile.
+
+    ``tile_pad`` is enough context for tile seams below 1e-4 on the tested networks
+    (``test_tiled_equals_untiled``). ``bytes_per_lr_pixel`` is srx's estimate of the peak, used to size
+    automatic tiles from free memory (``ops.tiling.auto_tile_size``); ``benchmarks/run_speed.py`` measures
+    the real peaks.
+    """
+
+    tile_pad: int
+    bytes_per_lr_pixel: int
+
+
+TILING = {
+    "cdc": TilingProfile(tile_pad=32, bytes_per_lr_pixel=48 * 1024),
+    "dada": TilingProfile(tile_pad=32, bytes_per_lr_pixel=64 * 1024),  # two CDCs: up_t and the maps' up_0
+    "rrdb": TilingProfile(tile_pad=24, bytes_per_lr_pixel=24 * 1024),  # dasr, ddnsr
+    "fda": TilingProfile(tile_pad=24, bytes_per_lr_pixel=24 * 1024),
+}
 
 
 @dataclass
@@ -160,8 +183,9 @@ def load_model(arch: str, path: str | Path, *, maps_path: str | Path | None = No
         return load_auto(path, maps_path=maps_path)
     if arch == "cdc":
         net = build_cdc(state_from_file(path, prefer=("up", "up_t")), path)
-        return ModelDescriptor("cdc", net, net.scale, net.upscale, size_multiple=16, tile_pad=32,
-                               bytes_per_lr_pixel=48 * 1024)  # fmt: skip
+        return ModelDescriptor(
+            "cdc", net, net.scale, net.upscale, size_multiple=CDC_SIZE_MULTIPLE, **asdict(TILING["cdc"])
+        )
     if arch == "dada":
         from .cdc import DADAUpscaler
 
@@ -173,15 +197,13 @@ def load_model(arch: str, path: str | Path, *, maps_path: str | Path | None = No
         up_t = build_cdc(state_from_file(path, prefer=("up_t",)), path)
         up_0 = build_cdc(state_from_file(maps_path, prefer=("up",)), maps_path)
         net = DADAUpscaler(up_t, up_0)
-        return ModelDescriptor("dada", net, net.scale, net, size_multiple=16, tile_pad=32,
-                               bytes_per_lr_pixel=64 * 1024)  # fmt: skip
+        return ModelDescriptor("dada", net, net.scale, net, size_multiple=CDC_SIZE_MULTIPLE, **asdict(TILING["dada"]))
     if arch in ("dasr", "ddnsr"):
         net = build_rrdb(state_from_file(path, prefer=("reconstruction",)), path)
-        return ModelDescriptor(arch, net, net.scale, net, size_multiple=net.unshuffle, tile_pad=24,
-                               bytes_per_lr_pixel=24 * 1024)  # fmt: skip
+        return ModelDescriptor(arch, net, net.scale, net, size_multiple=net.unshuffle, **asdict(TILING["rrdb"]))
     if arch == "fda":
         net = build_fda(_fda_state(path), path)
-        return ModelDescriptor("fda", net, net.scale, net, tile_pad=24, bytes_per_lr_pixel=24 * 1024)
+        return ModelDescriptor("fda", net, net.scale, net, **asdict(TILING["fda"]))
     raise CheckpointError(f"unknown architecture '{arch}' (srx run takes auto, dada, cdc, dasr, ddnsr or fda)")
 
 

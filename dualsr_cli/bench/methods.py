@@ -101,7 +101,7 @@ class DualSRMethod:
             raise ConfigError(
                 f"method 'dualsr' upscales x2 or x4; the dataset is evaluated at x{context.scale} (use --scale 2 or 4)"
             )
-        from ..engine.zero_shot.batched import BatchSettings
+        from ..engine.zero_shot.config import BatchSettings
 
         options = _parse_options(option_text, self.OPTIONS, "dualsr")
         if "x4" in options and context.scale != 4:

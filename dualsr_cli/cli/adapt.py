@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from ..recipes.config import AdaptConfig
 from ._common import DeviceOption, QuietOption, stdout, user_errors
 from ._progress import CommandProgress
 
@@ -31,6 +33,10 @@ HELP = "\n\n".join(
         "on tiny patches for CPU checks.",
     ]
 )
+
+
+# AdaptConfig holds every default (``--val``, ``--eval-every`` ... are None here: the preset decides them).
+DEFAULTS = {f.name: f.default for f in fields(AdaptConfig)}
 
 
 def adapt(
@@ -59,10 +65,10 @@ def adapt(
         typer.Option(
             "--layout", help="drealsr (cross-camera), or for fda the paper's aim2019 / ntire2020 folder layouts."
         ),
-    ] = "drealsr",
+    ] = DEFAULTS["layout"],
     fda_losses: Annotated[
         str, typer.Option("--fda-losses", help="fda: full (default) or rec (L_rec alone, a comparison run).")
-    ] = "full",
+    ] = DEFAULTS["fda_losses"],
     fda_lambda_align: Annotated[
         float | None,
         typer.Option(
@@ -72,9 +78,9 @@ def adapt(
             show_default=False,
         ),
     ] = None,
-    preset: Annotated[str, typer.Option("--preset", help="paper (default schedules) or smoke (tiny CPU run).")] = (
-        "paper"
-    ),
+    preset: Annotated[
+        str, typer.Option("--preset", help="paper (default schedules) or smoke (tiny CPU run).")
+    ] = DEFAULTS["preset"],
     iters: Annotated[
         int | None, typer.Option("--iters", help="Iterations per stage (default: the paper's).", show_default=False)
     ] = None,
@@ -100,14 +106,14 @@ def adapt(
         typer.Option(
             "--select-on", help="val (default) or test (the official code's choice, for reproducing paper numbers)."
         ),
-    ] = "val",
+    ] = DEFAULTS["select_on"],
     perceptual: Annotated[
         str,
         typer.Option(
             "--perceptual",
             help="vgg (paper; VGG19 from the torch hub cache) or none (smoke runs; logged as a deviation).",
         ),
-    ] = "vgg",
+    ] = DEFAULTS["perceptual"],
     source_weights: Annotated[
         Path | None,
         typer.Option(
@@ -116,30 +122,45 @@ def adapt(
             show_default=False,
         ),
     ] = None,
-    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")] = (
-        False
-    ),
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")
+    ] = DEFAULTS["resume"],
     eval_every: Annotated[
         int | None, typer.Option("--eval-every", help="Validate every N iterations.", show_default=False)
     ] = None,
     save_every: Annotated[
         int | None, typer.Option("--save-every", help="Checkpoint every N iterations.", show_default=False)
     ] = None,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
-    device: DeviceOption = "auto",
+    seed: Annotated[int, typer.Option("--seed")] = DEFAULTS["seed"],
+    device: DeviceOption = DEFAULTS["device"],
     quiet: QuietOption = False,
 ) -> None:
     with user_errors():
         from ..recipes import run_adapt
-        from ..recipes.config import AdaptConfig
         from ..recipes.job import JobHooks
 
-        settings = {"method": method, "data": data, "source": source, "target": target, "out": out,
-                    "iters": iters, "batch_size": batch_size, "patch_size": patch_size, "val": val,
-                    "select_on": select_on, "perceptual": perceptual, "seed": seed, "device": device,
-                    "source_weights": source_weights, "resume": resume, "eval_every": eval_every,
-                    "save_every": save_every, "layout": layout, "fda_losses": fda_losses,
-                    "fda_lambda_align": fda_lambda_align}  # fmt: skip
+        settings = {
+            "method": method,
+            "data": data,
+            "source": source,
+            "target": target,
+            "out": out,
+            "iters": iters,
+            "batch_size": batch_size,
+            "patch_size": patch_size,
+            "val": val,
+            "select_on": select_on,
+            "perceptual": perceptual,
+            "seed": seed,
+            "device": device,
+            "source_weights": source_weights,
+            "resume": resume,
+            "eval_every": eval_every,
+            "save_every": save_every,
+            "layout": layout,
+            "fda_losses": fda_losses,
+            "fda_lambda_align": fda_lambda_align,
+        }
         if preset == "smoke":
             config = AdaptConfig.smoke(**settings)
         else:

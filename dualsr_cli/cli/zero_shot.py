@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from .._version import __version__
-from ..engine.zero_shot.config import DEFAULT_X4_METHOD
-from ..errors import ConfigError, ImageReadError
+from ..engine.zero_shot.config import DEFAULT_X4_METHOD, BatchSettings, ZeroShotConfig
+from ..errors import ConfigError
 from ._common import (
     DeviceOption,
     Ext,
@@ -45,21 +45,7 @@ HELP = "\n\n".join(
 )
 
 
-def _match_companion(image: Path, source: Path | None, suffixes: tuple[str, ...], what: str) -> Path | None:
-    """Find the GT image / kernel for ``image``: ``source`` itself, or in a folder by name or stem."""
-    if source is None:
-        return None
-    if not source.is_dir():
-        if not source.exists():
-            raise ImageReadError(f"{what} not found: '{source}'")
-        return source
-    candidates = [source / image.name, *(source / f"{image.stem}{suffix}" for suffix in suffixes)]
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    raise ImageReadError(f"no {what} for '{image.name}' in '{source}' (looked for {image.name} or {image.stem}.*)")
-
-
+DEFAULTS, BATCH_DEFAULTS = ZeroShotConfig(), BatchSettings()  # the configs hold every default
 SuffixOption = suffix_option("x<scale>")
 ZeroShotExtOption = ext_option(Ext.png)
 ZeroShotJsonOption = json_option("per image: outputs, sizes, timings, final losses, metrics; the config")
@@ -71,7 +57,7 @@ def zero_shot(
     out: OutOption = Path("results"),
     suffix: SuffixOption = None,
     ext: ZeroShotExtOption = None,
-    scale: Annotated[int, typer.Option("--scale", help="The upscaling factor: 2 or 4.")] = 2,
+    scale: Annotated[int, typer.Option("--scale", help="The upscaling factor: 2 or 4.")] = DEFAULTS.scale,
     x4_method: Annotated[
         str | None,
         typer.Option(
@@ -90,18 +76,18 @@ def zero_shot(
             help="Training iterations per image (paper: 3000); x4 'twice' trains two runs of this many.",
             rich_help_panel="Training",
         ),
-    ] = 3000,
+    ] = DEFAULTS.iters,
     seed: Annotated[
         int, typer.Option("--seed", help="Seed for weights and crop sampling.", rich_help_panel="Training")
-    ] = 0,
+    ] = DEFAULTS.seed,
     lambda_cycle: Annotated[
         float,
         typer.Option("--lambda-cycle", help="Weight of both cycle-consistency losses.", rich_help_panel="Training"),
-    ] = 5.0,
+    ] = DEFAULTS.lambda_cycle,
     lambda_interp: Annotated[
         float,
         typer.Option("--lambda-interp", help="Weight of the masked interpolation loss.", rich_help_panel="Training"),
-    ] = 2.0,
+    ] = DEFAULTS.lambda_interp,
     corrected: Annotated[
         bool,
         typer.Option(
@@ -155,7 +141,7 @@ def zero_shot(
             "equals its single run up to float rounding). Images with different crop sizes train apart.",
             rich_help_panel="Batching and GPU",
         ),
-    ] = 1,
+    ] = BATCH_DEFAULTS.images,
     ensemble: Annotated[
         int,
         typer.Option(
@@ -164,7 +150,7 @@ def zero_shot(
             "kernel (the JSON gives the kernels' spread). Quality gain unmeasured at paper settings (README).",
             rich_help_panel="Batching and GPU",
         ),
-    ] = 1,
+    ] = BATCH_DEFAULTS.ensemble,
     precision: Annotated[
         str,
         typer.Option(
@@ -172,7 +158,7 @@ def zero_shot(
             help="CUDA training arithmetic: fp32 (default, exact), tf32 or bf16 (autocast). CPU: fp32 only.",
             rich_help_panel="Batching and GPU",
         ),
-    ] = "fp32",
+    ] = BATCH_DEFAULTS.precision,
     cuda_graphs: Annotated[
         bool,
         typer.Option(
@@ -180,19 +166,18 @@ def zero_shot(
             help="Replay the fixed-shape training step as a CUDA graph (CUDA only; unmeasured, see README).",
             rich_help_panel="Batching and GPU",
         ),
-    ] = False,
+    ] = BATCH_DEFAULTS.cuda_graphs,
     skip_existing: SkipExistingOption = False,
-    device: DeviceOption = "auto",
-    tile: TileOption = None,
+    device: DeviceOption = DEFAULTS.device,
+    tile: TileOption = DEFAULTS.tile,
     quiet: QuietOption = False,
     json_path: ZeroShotJsonOption = None,
 ) -> None:
     with user_errors():
-        from ..engine.zero_shot.batched import BatchJob, BatchSettings, zero_shot_batch
-        from ..engine.zero_shot.config import OfficialQuirks, ZeroShotConfig
-        from ..engine.zero_shot.pipeline import Hooks, validate_input, zero_shot_image
-        from ..files import list_inputs, output_extension, plan_outputs, shard
-        from ..image_io import check_output_format
+        from ..engine.zero_shot.config import OfficialQuirks
+        from ..engine.zero_shot.folder import FolderOptions, plan_folder, zero_shot_folder
+        from ..engine.zero_shot.pipeline import Hooks
+        from ..files import list_inputs, shard
         from ..runtime.device import resolve_device
         from ..runtime.dist import init_from_env, shutdown
         from ..validation import check_name_part, check_output_file
@@ -223,28 +208,26 @@ def zero_shot(
         listing = list_inputs(gather_inputs(inputs, input_flag))
         for message in listing.skipped:
             warn(message)
-        label = f"x{scale}" if suffix is None else suffix
-        # A JPEG input has no alpha, so only an explicit --ext jpg can meet one: refused below, before training.
-        extensions = [
-            output_extension(image, (ext or Ext.png).value, has_alpha=False, explicit=False) for image in listing.images
-        ]
-        outputs = plan_outputs(listing.images, out, f"_{label}" if label else "", extensions)
-        gts = [
-            _match_companion(image, gt, (".png", ".jpg", ".tif", ".webp"), "ground truth") for image in listing.images
-        ]
-        kernels = [_match_companion(image, gt_kernel, (".mat",), "ground-truth kernel") for image in listing.images]
-        for image, target in zip(listing.images, outputs, strict=True):  # fail before any training starts
-            if not (skip_existing and target.exists()):
-                check_output_format(target, has_alpha=validate_input(image).alpha is not None)
+        options = FolderOptions(
+            out=out,
+            suffix=suffix,
+            ext=(ext or Ext.png).value,
+            gt=gt,
+            gt_kernel=gt_kernel,
+            kernel_png=save_kernel,
+            comparison_png=save_comparison,
+            skip_existing=skip_existing,
+        )
+        jobs = plan_folder(listing.images, config, options)
 
         # Under torchrun every rank takes images r, r+N, ... and rank 0 writes the merged summary.
         dist = init_from_env()
-        jobs = shard(list(zip(listing.images, outputs, gts, kernels, strict=True)), dist.rank, dist.world_size)
         summary = {"srx_version": __version__, "command": "zero-shot", "config": config.to_dict(), "images": []}
         to_file = json_path is not None and not json_to_stdout(json_path) and not dist.distributed
         report = report_console(json_path)
         try:
-            with CommandProgress(quiet=quiet or not dist.is_main, items=len(jobs)) as progress:
+            items = len(shard(jobs, dist.rank, dist.world_size))
+            with CommandProgress(quiet=quiet or not dist.is_main, items=items) as progress:
                 stage_of_next_run: list[tuple[int, int, str]] = []
 
                 def on_stage(stage: int, stages: int, what: str) -> None:
@@ -262,39 +245,8 @@ def zero_shot(
                     else:
                         progress.next_stage(label, total, action="training", unit="it")
 
-                hooks = Hooks(
-                    on_start=on_start,
-                    on_stage=on_stage,
-                    on_step=lambda iteration, losses: progress.step(iteration, detail=format_losses(losses)),
-                    on_inference=lambda done, total: progress.detail(f"tile {done}/{total}", action="upscaling"),
-                    warn=warn,
-                )
-                if settings.needs_batched_engine:
-                    results = zero_shot_batch(
-                        [BatchJob(*job) for job in jobs],
-                        config,
-                        settings,
-                        kernel_png=save_kernel,
-                        comparison_png=save_comparison,
-                        skip_existing=skip_existing,
-                        hooks=hooks,
-                    )
-                else:
-                    results = (
-                        zero_shot_image(
-                            image,
-                            target,
-                            config,
-                            gt_path=gt_file,
-                            gt_kernel_path=kernel_file,
-                            kernel_png=save_kernel,
-                            comparison_png=save_comparison,
-                            skip_existing=skip_existing,
-                            hooks=hooks,
-                        )
-                        for image, target, gt_file, kernel_file in jobs
-                    )
-                for result in results:  # one image at a time: its summary line and JSON as soon as it is done
+                def on_result(result) -> None:
+                    """One image at a time: its summary line and JSON as soon as it is done."""
                     if not progress.open:  # skipped, or a later image of a batch that trained together
                         progress.start_item(Path(result.input).name)
                     progress.finish_item(skipped=result.skipped)
@@ -302,20 +254,24 @@ def zero_shot(
                     summary["images"].append(result.__dict__)
                     if to_file:
                         write_json(json_path, summary)
+
+                hooks = Hooks(
+                    on_start=on_start,
+                    on_stage=on_stage,
+                    on_step=lambda iteration, losses: progress.step(iteration, detail=format_losses(losses)),
+                    on_inference=lambda done, total: progress.detail(f"tile {done}/{total}", action="upscaling"),
+                    warn=warn,
+                )
+                results = zero_shot_folder(
+                    jobs, config, settings, options, dist=dist, hooks=hooks, on_result=on_result
+                )
             if not dist.distributed and (closing := progress.summary()):
                 report.print(closing)
-            summary["images"] = _gather_in_input_order(summary["images"], listing.images, dist)
+            summary["images"] = [result.__dict__ for result in results]
             if json_path is not None and dist.is_main and not to_file:
                 write_json(json_path, summary)
         finally:
             shutdown(dist)
-
-
-def _gather_in_input_order(entries: list[dict], images: list[Path], dist) -> list[dict]:
-    """All ranks' per-image summaries, in the order the inputs were given."""
-    entries = [entry for part in dist.all_gather(entries) for entry in part]
-    position = {str(path): i for i, path in enumerate(images)}
-    return sorted(entries, key=lambda entry: position.get(entry["input"], len(position)))
 
 
 def _report(result, quiet: bool, say) -> None:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from dualsr_cli.engine.zero_shot.batched import BatchedDualSRTrainer, BatchSettings, use_dtype
-from dualsr_cli.engine.zero_shot.config import ZeroShotConfig
+from dualsr_cli.engine.zero_shot.batched import BatchedDualSRTrainer, use_dtype
+from dualsr_cli.engine.zero_shot.config import BatchSettings, ZeroShotConfig
 from dualsr_cli.engine.zero_shot.trainer import DualSRTrainer
 from dualsr_cli.errors import ConfigError
 from tests.conftest import photo

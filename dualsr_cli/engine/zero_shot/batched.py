@@ -39,7 +39,7 @@ from ...image_io import ImageData, quantize
 from ...metrics.psnr import psnr_y
 from ...runtime.device import configure_determinism, resolve_device
 from ..postprocess import from_network_output, to_network_input
-from .config import HR_CROP, TRAINING_BORDER, ZeroShotConfig
+from .config import HR_CROP, TRAINING_BORDER, BatchSettings, ZeroShotConfig
 from .losses import interpolation_mask, shave_to
 from .pipeline import (
     Hooks,
@@ -53,54 +53,8 @@ from .pipeline import (
 from .schedule import learning_rates
 from .trainer import DualSRTrainer, StepLosses, training_crop_size
 
-PRECISIONS = ("fp32", "tf32", "bf16")
-STACKINGS = ("auto", "grouped", "per-network", "sequential")
 # Eager iterations before a CUDA graph is captured (lets cuDNN/cuBLAS and the allocator settle).
 GRAPH_WARMUP_ITERS = 3
-
-
-@dataclass(frozen=True)
-class BatchSettings:
-    """How many runs train together and how: ``--batch-images``, ``--ensemble``, ``--precision``, ``--cuda-graphs``."""
-
-    images: int = 1
-    ensemble: int = 1
-    precision: str = "fp32"
-    cuda_graphs: bool = False
-    stacking: str = "auto"
-
-    def __post_init__(self) -> None:
-        if self.images < 1:
-            raise ConfigError(f"--batch-images must be at least 1 (got {self.images})")
-        if self.ensemble < 1:
-            raise ConfigError(f"--ensemble must be at least 1 (got {self.ensemble})")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)} (got '{self.precision}')")
-        if self.stacking not in STACKINGS:
-            raise ConfigError(f"stacking must be one of {', '.join(STACKINGS)} (got '{self.stacking}')")
-        if self.stacking == "sequential" and (self.cuda_graphs or self.precision != "fp32"):
-            raise ConfigError("--cuda-graphs and --precision need a stacked computation, not sequential stacking")
-
-    @property
-    def needs_batched_engine(self) -> bool:
-        return self.images > 1 or self.ensemble > 1 or self.precision != "fp32" or self.cuda_graphs
-
-    def check(self, config: ZeroShotConfig, device: torch.device) -> None:
-        """Refuse what this engine cannot do, before any training starts."""
-        if config.scale != 2:
-            raise ConfigError(
-                "--batch-images, --ensemble, --precision and --cuda-graphs support x2 only "
-                f"(got --scale {config.scale})"
-            )
-        if self.precision != "fp32" and device.type != "cuda":
-            raise ConfigError(f"--precision {self.precision} needs a CUDA device; on {device.type} srx trains in fp32")
-        if self.cuda_graphs and device.type != "cuda":
-            raise ConfigError(f"--cuda-graphs needs a CUDA device (got {device.type})")
-
-    def resolved_stacking(self, device: torch.device) -> str:
-        if self.stacking != "auto":
-            return self.stacking
-        return "grouped" if device.type == "cuda" else "sequential"
 
 
 def apply_precision(precision: str, device: torch.device) -> None:
@@ -413,8 +367,17 @@ class BatchedDualSRTrainer:
         loss_d.sum().backward()
         self.opt_d_dn.step()
 
-        parts = (loss_gan, loss_cycle_fwd, loss_cycle_bwd, loss_interp, loss_reg, terms[:, 0], loss_d)
-        values = torch.stack([t.detach().float() for t in parts] + [kernels.detach().sum(dim=(1, 2)).float()], dim=1)
+        values = StepLosses.stack(
+            dim=1,
+            gan=loss_gan,
+            cycle_forward=loss_cycle_fwd,
+            cycle_backward=loss_cycle_bwd,
+            interpolation=loss_interp,
+            regulariser=loss_reg,
+            bicubic=terms[:, 0],
+            discriminator=loss_d,
+            kernel_sum=kernels.sum(dim=(1, 2)),
+        )
         self._last_kernels = kernels.detach()
         return values
 
@@ -453,7 +416,7 @@ class BatchedDualSRTrainer:
         inputs = self._inputs()
         values = self._graph_step(inputs) if self.settings.cuda_graphs else self._train_step(inputs)
         rows = values.tolist()  # the one device sync per iteration, for all runs
-        losses = [StepLosses(*row) for row in rows]
+        losses = [StepLosses.from_row(row) for row in rows]
         for index, (run, run_losses) in enumerate(zip(self.runs, losses, strict=True)):
             run.schedule.update(self.iteration, run_losses.bicubic)
             run.last_kernel = self._last_kernels[index].clone()

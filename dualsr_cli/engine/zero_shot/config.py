@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ...errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 from ...validation import (
     MAX_BATCH,
     MAX_SIDE,
@@ -101,3 +104,51 @@ class ZeroShotConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+PRECISIONS = ("fp32", "tf32", "bf16")
+STACKINGS = ("auto", "grouped", "per-network", "sequential")
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """How many runs train together and how: ``--batch-images``, ``--ensemble``, ``--precision``, ``--cuda-graphs``."""
+
+    images: int = 1
+    ensemble: int = 1
+    precision: str = "fp32"
+    cuda_graphs: bool = False
+    stacking: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.images < 1:
+            raise ConfigError(f"--batch-images must be at least 1 (got {self.images})")
+        if self.ensemble < 1:
+            raise ConfigError(f"--ensemble must be at least 1 (got {self.ensemble})")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"--precision must be one of {', '.join(PRECISIONS)} (got '{self.precision}')")
+        if self.stacking not in STACKINGS:
+            raise ConfigError(f"stacking must be one of {', '.join(STACKINGS)} (got '{self.stacking}')")
+        if self.stacking == "sequential" and (self.cuda_graphs or self.precision != "fp32"):
+            raise ConfigError("--cuda-graphs and --precision need a stacked computation, not sequential stacking")
+
+    @property
+    def needs_batched_engine(self) -> bool:
+        return self.images > 1 or self.ensemble > 1 or self.precision != "fp32" or self.cuda_graphs
+
+    def check(self, config: ZeroShotConfig, device: torch.device) -> None:
+        """Refuse what this engine cannot do, before any training starts."""
+        if config.scale != 2:
+            raise ConfigError(
+                "--batch-images, --ensemble, --precision and --cuda-graphs support x2 only "
+                f"(got --scale {config.scale})"
+            )
+        if self.precision != "fp32" and device.type != "cuda":
+            raise ConfigError(f"--precision {self.precision} needs a CUDA device; on {device.type} srx trains in fp32")
+        if self.cuda_graphs and device.type != "cuda":
+            raise ConfigError(f"--cuda-graphs needs a CUDA device (got {device.type})")
+
+    def resolved_stacking(self, device: torch.device) -> str:
+        if self.stacking != "auto":
+            return self.stacking
+        return "grouped" if device.type == "cuda" else "sequential"

@@ -145,14 +145,17 @@ class JointX4Trainer:
         loss_d.backward()
         self.opt_d_dn.step()
 
-        values = torch.stack(
-            [
-                t.detach().float()
-                for t in (loss_gan, loss_cycle_fwd, loss_cycle_bwd, loss_interp, loss_reg, terms.bicubic, loss_d)
-            ]
-            + [kernel.detach().sum().float()]
-        ).tolist()
-        losses = StepLosses(*values)
+        values = StepLosses.stack(
+            gan=loss_gan,
+            cycle_forward=loss_cycle_fwd,
+            cycle_backward=loss_cycle_bwd,
+            interpolation=loss_interp,
+            regulariser=loss_reg,
+            bicubic=terms.bicubic,
+            discriminator=loss_d,
+            kernel_sum=kernel.sum(),
+        )
+        losses = StepLosses.from_row(values.tolist())
         self.schedule.update(self.iteration, losses.bicubic)
         self.last_kernel = kernel.detach()
         self.last_losses = losses

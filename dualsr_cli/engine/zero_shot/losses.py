@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ...archs.dualsr import KERNEL_SIZE
 from ...ops.kernels import bicubic_downscale_kernel, boundary_penalty_mask, wanted_centre
 
 
@@ -82,7 +83,9 @@ class KernelRegulariser:
     (3, 3, 8, 8), so every channel of the bicubic target is the sum of R, G and B.
     """
 
-    def __init__(self, *, device: torch.device, kernel_size: int = 13, channel_sum_bicubic: bool = True) -> None:
+    def __init__(
+        self, *, device: torch.device, kernel_size: int = KERNEL_SIZE, channel_sum_bicubic: bool = True
+    ) -> None:
         self.bicubic_kernel = bicubic_downscale_kernel().to(device)
         self.mask = boundary_penalty_mask(kernel_size).to(device)
         self.indices = torch.arange(kernel_size, dtype=torch.float32, device=device)

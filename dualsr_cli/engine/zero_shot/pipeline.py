@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ...archs.dualsr import KERNEL_SIZE
 from ...atomic import ensure_writable_dir
 from ...errors import ImageSizeError
 from ...image_io import (
@@ -37,8 +38,8 @@ from ..postprocess import from_network_output, to_network_input
 from .config import HR_CROP, MAX_INPUT_MEGAPIXELS, MIN_IMAGE_SIDE, TRAINING_BORDER, ZeroShotConfig
 from .trainer import DualSRTrainer, StepLosses
 
-# Taps of the x4 downsampler: a 13x13 x2 kernel composed with a 13x13 x2 kernel (13 + 2·12).
-X4_KERNEL_SUPPORT = 37
+# Taps of the x4 downsampler: a 13x13 x2 kernel composed with a 13x13 x2 kernel (13 + 2·12 = 37).
+X4_KERNEL_SUPPORT = 3 * KERNEL_SIZE - 2
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import torch
@@ -45,6 +45,16 @@ class StepLosses:
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
+
+    @classmethod
+    def stack(cls, dim: int = 0, **values: torch.Tensor) -> torch.Tensor:
+        """The named loss tensors stacked in field order, so one ``.tolist()`` (one device sync) reads them all."""
+        return torch.stack([values[f.name].detach().float() for f in fields(cls)], dim=dim)
+
+    @classmethod
+    def from_row(cls, row: list[float]) -> StepLosses:
+        """Values stacked by ``stack``, back under their names."""
+        return cls(**{f.name: value for f, value in zip(fields(cls), row, strict=True)})
 
 
 def training_crop_size(rows: int, cols: int, preferred: int) -> int:
@@ -199,22 +209,17 @@ class DualSRTrainer:
         loss_d.backward()
         self.opt_d_dn.step()
 
-        values = torch.stack(
-            [
-                t.detach().float()
-                for t in (
-                    loss_gan,
-                    loss_cycle_fwd,
-                    loss_cycle_bwd,
-                    loss_interp,
-                    loss_reg,
-                    terms.bicubic,
-                    loss_d,
-                )
-            ]
-            + [kernel.detach().sum().float()]
-        ).tolist()  # one device sync per iteration
-        losses = StepLosses(*values)
+        values = StepLosses.stack(
+            gan=loss_gan,
+            cycle_forward=loss_cycle_fwd,
+            cycle_backward=loss_cycle_bwd,
+            interpolation=loss_interp,
+            regulariser=loss_reg,
+            bicubic=terms.bicubic,
+            discriminator=loss_d,
+            kernel_sum=kernel.sum(),
+        )
+        losses = StepLosses.from_row(values.tolist())  # one device sync per iteration
         self.schedule.update(self.iteration, losses.bicubic)
         self.last_kernel = kernel.detach()
         self.last_losses = losses
