@@ -67,8 +67,9 @@ def main() -> None:
     out = Path(args.out)
     data = out / "data"
     if not (data / "x4").exists():
-        make_drealsr(data, camera_models(["sony", "olympus"]), train_patches=64, test_images=4, patch_hr=96,
-                     test_hr=128)  # fmt: skip
+        make_drealsr(
+            data, camera_models(["sony", "olympus"]), train_patches=64, test_images=4, patch_hr=96, test_hr=128
+        )
     summary = {}
     runs = []
     for method in args.methods.split(","):
@@ -83,21 +84,37 @@ def main() -> None:
         warm = source_only if method == "dasr" and source_only.exists() else None
         iters = args.fda_iters if method == "fda" else args.iters
         align = args.fda_lambda_align if method == "fda" and losses == "full" else FDA_LAMBDA_ALIGN  # rec: unused
-        config = AdaptConfig(method=method, data=data, source="sony", target="olympus", out=out / label,
-                             iters=iters, batch_size=args.batch, patch_size=patch, val=4,
-                             eval_every=max(iters // 4, 1), save_every=iters, perceptual="none",
-                             device=args.device, fda_losses=losses, source_weights=warm,
-                             fda_lambda_align=align,
-                             preset="smoke" if method == "fda" else "paper",
-                             resume=(out / label / "config.json").exists())  # fmt: skip
+        config = AdaptConfig(
+            method=method,
+            data=data,
+            source="sony",
+            target="olympus",
+            out=out / label,
+            iters=iters,
+            batch_size=args.batch,
+            patch_size=patch,
+            val=4,
+            eval_every=max(iters // 4, 1),
+            save_every=iters,
+            perceptual="none",
+            device=args.device,
+            fda_losses=losses,
+            source_weights=warm,
+            fda_lambda_align=align,
+            preset="smoke" if method == "fda" else "paper",
+            resume=(out / label / "config.json").exists(),
+        )
         result = run_adapt(config)
         minutes = (time.perf_counter() - start) / 60
         baseline = next(k for k in result.test if k != "adapted")
         gain = result.test["adapted"]["psnr"] - result.test[baseline]["psnr"]
         summary[label] = {"baseline": baseline, **result.test, "gain_db": gain, "minutes": minutes}
-        print(f"{label:8s} {baseline}: {result.test[baseline]['psnr']:.2f} dB / {result.test[baseline]['ssim']:.4f}"
-              f"   adapted: {result.test['adapted']['psnr']:.2f} dB / {result.test['adapted']['ssim']:.4f}"
-              f"   ({iters} it/stage, {minutes:.1f} min)", flush=True)  # fmt: skip
+        print(
+            f"{label:8s} {baseline}: {result.test[baseline]['psnr']:.2f} dB / {result.test[baseline]['ssim']:.4f}"
+            f"   adapted: {result.test['adapted']['psnr']:.2f} dB / {result.test['adapted']['ssim']:.4f}"
+            f"   ({iters} it/stage, {minutes:.1f} min)",
+            flush=True,
+        )
         summary[label]["losses_first_last_quarter"] = trends = loss_trends(out / label / "log.jsonl")
         for stage, values in trends.items():
             shown = ", ".join(f"{name} {a:.3g}->{b:.3g}" for name, (a, b) in values.items())
@@ -107,10 +124,15 @@ def main() -> None:
             records = [json.loads(line) for line in lines if '"validation"' in line]
             for record in records:
                 v = record["validation"]
-                d_f = (f"D_f(target) {v['D_f_on_target']:.3f}, D_f(source) {v['D_f_on_source']:.3f}, "
-                       if losses == "full" else "")  # fmt: skip
-                print(f"         {label} iteration {record['iteration']}: {d_f}probe accuracy "
-                      f"{v['probe_accuracy']:.3f}", flush=True)  # fmt: skip
+                d_f = (
+                    f"D_f(target) {v['D_f_on_target']:.3f}, D_f(source) {v['D_f_on_source']:.3f}, "
+                    if losses == "full"
+                    else ""
+                )
+                print(
+                    f"         {label} iteration {record['iteration']}: {d_f}probe accuracy {v['probe_accuracy']:.3f}",
+                    flush=True,
+                )
             validations = [record["validation"] for record in records]
             summary[label]["alignment"] = {"iteration_0": validations[0], "last": validations[-1]}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))

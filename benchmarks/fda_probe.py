@@ -36,8 +36,9 @@ def main() -> None:
     parser.add_argument("--patches", type=int, default=256, help="LR patches per camera")
     args = parser.parse_args()
     config = json.loads((args.runs[0] / "config.json").read_text())
-    data = load_cross_camera(config["data"], config["source"], config["target"], scale=config["scale"],
-                             val=config["val"])  # fmt: skip
+    data = load_cross_camera(
+        config["data"], config["source"], config["target"], scale=config["scale"], val=config["val"]
+    )
     x_target, x_source, held_out = probe_patches(data, config["patch_size"], ImageCache(), args.patches)
     untrained, _, _ = build_generators(config["seed"], smoke=config["preset"] == "smoke", scale=config["scale"])
     encoders = [("untrained", untrained)]

@@ -78,8 +78,9 @@ def child(arch: str, mode: str, size: int, device_name: str) -> None:
 
 
 def measure(arch: str, mode: str, size: int, device: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", arch, mode, str(size), device],
-                         capture_output=True, text=True, check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", arch, mode, str(size), device], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -105,8 +106,10 @@ def main() -> None:
         peaks = [measure(arch, "untiled", s, args.device)["peak_mib"] for s in sizes]
         slope, intercept = np.polyfit([s * s for s in sizes], peaks, 1)
         untiled = intercept + slope * 2000 * 2000
-        print(f"{arch:6s} {megapixels_per_second:26.4f} {tiled['peak_mib'] / 1024:19.2f} GiB "
-              f"{untiled / 1024:21.1f} GiB", flush=True)  # fmt: skip
+        print(
+            f"{arch:6s} {megapixels_per_second:26.4f} {tiled['peak_mib'] / 1024:19.2f} GiB {untiled / 1024:21.1f} GiB",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

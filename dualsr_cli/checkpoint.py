@@ -21,9 +21,18 @@ import torch
 from .errors import CheckpointError
 
 WRAPPER_KEYS = (
-    "params_ema", "params", "params-ema", "state_dict", "model_state_dict", "model_g_state_dict", "model",
-    "net", "netG", "generator", "reconstruction",
-)  # fmt: skip
+    "params_ema",
+    "params",
+    "params-ema",
+    "state_dict",
+    "model_state_dict",
+    "model_g_state_dict",
+    "model",
+    "net",
+    "netG",
+    "generator",
+    "reconstruction",
+)
 PREFIXES = ("module.", "_orig_mod.", "netG.")
 
 
@@ -126,7 +135,9 @@ def load_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], title: 
             parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
         if wrong:
             k = wrong[0]
-            parts.append(f"{len(wrong)} with the wrong shape (e.g. {k} is {shape_text(state[k].shape)}, "
-                         f"expected {shape_text(expected[k].shape)})")  # fmt: skip
+            parts.append(
+                f"{len(wrong)} with the wrong shape (e.g. {k} is {shape_text(state[k].shape)}, "
+                f"expected {shape_text(expected[k].shape)})"
+            )
         raise CheckpointError(f"checkpoint does not match {title}: " + "; ".join(parts))
     module.load_state_dict(state, strict=True)

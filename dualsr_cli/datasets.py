@@ -20,8 +20,14 @@ from .errors import ConfigError, ImageReadError
 from .image_io import SUPPORTED_EXTENSIONS
 
 # DRealSR/DADA file prefixes -> camera (docs/datasets.md §2); IMG_ files are Canon too.
-DREALSR_CAMERAS = {"panasonic": "Panasonic", "sony": "Sony", "canon": "Canon", "img": "Canon",
-                   "p11": "Olympus", "dsc": "Nikon"}  # fmt: skip
+DREALSR_CAMERAS = {
+    "panasonic": "Panasonic",
+    "sony": "Sony",
+    "canon": "Canon",
+    "img": "Canon",
+    "p11": "Olympus",
+    "dsc": "Nikon",
+}
 
 
 @dataclass(frozen=True)

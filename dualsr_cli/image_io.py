@@ -46,9 +46,15 @@ _X_RESOLUTION, _Y_RESOLUTION, _RESOLUTION_UNIT = 0x011A, 0x011B, 0x0128
 # IFD0 tags that describe the photo (not the pixel layout of the file they came from); EXIF and GPS
 # sub-IFDs are kept whole except the interoperability pointer, whose offset would dangle once rewritten.
 _DESCRIPTIVE_TAGS = {
-    0x010E: "ImageDescription", 0x010F: "Make", 0x0110: "Model", 0x0131: "Software", 0x0132: "DateTime",
-    0x013B: "Artist", 0x013C: "HostComputer", 0x8298: "Copyright",
-}  # fmt: skip
+    0x010E: "ImageDescription",
+    0x010F: "Make",
+    0x0110: "Model",
+    0x0131: "Software",
+    0x0132: "DateTime",
+    0x013B: "Artist",
+    0x013C: "HostComputer",
+    0x8298: "Copyright",
+}
 _JPEG_MAX_EXIF = 65527  # an APP1 segment holds 65533 bytes, 6 of them the "Exif\0\0" header
 
 
@@ -271,8 +277,11 @@ def _pillow_probe(path: Path) -> tuple[str | None, int, ImageMetadata]:
                 exif = im.getexif()
                 orientation = int(exif.get(_EXIF_ORIENTATION_TAG, 1) or 1)
                 pages = getattr(im, "n_frames", 1) if path.suffix.lower() in _TIFF else 1
-                metadata = ImageMetadata(exif=_portable_exif(exif), icc_profile=im.info.get("icc_profile") or None,
-                                         dpi=_valid_dpi(im.info.get("dpi")) or _exif_dpi(exif))  # fmt: skip
+                metadata = ImageMetadata(
+                    exif=_portable_exif(exif),
+                    icc_profile=im.info.get("icc_profile") or None,
+                    dpi=_valid_dpi(im.info.get("dpi")) or _exif_dpi(exif),
+                )
                 im.load()
     except Image.DecompressionBombError as exc:
         raise ImageReadError(f"cannot read '{path}': {_short(exc)}") from None
@@ -631,10 +640,16 @@ def _write_tiff(path: Path, samples: np.ndarray, tags: _OutputTags) -> None:
     if tags.icc_profile:
         options["iccprofile"] = tags.icc_profile
     tifffile.imwrite(
-        path, samples, photometric="minisblack" if channels in (1, 2) else "rgb",
-        extrasamples=("unassalpha",) if channels in (2, 4) else None, compression="zlib", metadata=None,
-        software=False, extratags=extratags, **options,
-    )  # fmt: skip
+        path,
+        samples,
+        photometric="minisblack" if channels in (1, 2) else "rgb",
+        extrasamples=("unassalpha",) if channels in (2, 4) else None,
+        compression="zlib",
+        metadata=None,
+        software=False,
+        extratags=extratags,
+        **options,
+    )
     if sub_ifds:
         _attach_sub_ifds(path, sub_ifds)
 

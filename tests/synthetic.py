@@ -18,10 +18,26 @@ from scipy.io import savemat
 from dualsr_cli.image_io import quantize, write_image
 from dualsr_cli.ops.kernels import anisotropic_gaussian_kernel, blur_and_subsample
 
-PREFIXES = {"sony": "sony_{n}", "panasonic": "panasonic_{n}", "olympus": "P114{n:04d}", "nikon": "DSC_{n:04d}",
-            "canon": "Canon_{n}"}  # fmt: skip
-PHOTOS = ("astronaut", "chelsea", "coffee", "motorcycle_left", "rocket", "hubble_deep_field", "retina", "brick",
-          "gravel", "grass", "immunohistochemistry")  # fmt: skip
+PREFIXES = {
+    "sony": "sony_{n}",
+    "panasonic": "panasonic_{n}",
+    "olympus": "P114{n:04d}",
+    "nikon": "DSC_{n:04d}",
+    "canon": "Canon_{n}",
+}
+PHOTOS = (
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "motorcycle_left",
+    "rocket",
+    "hubble_deep_field",
+    "retina",
+    "brick",
+    "gravel",
+    "grass",
+    "immunohistochemistry",
+)
 
 
 @dataclass(frozen=True)
@@ -109,8 +125,9 @@ def make_drealsr(
             hr = quantize(photo[top : top + test_hr, left : left + test_hr], 8) / 255.0
             stem = prefix.format(n=100 + t)
             write_image(base / f"Test_x{scale}" / "test_HR" / f"{stem}_x{scale}.png", hr, mkdir=True)
-            write_image(base / f"Test_x{scale}" / "test_LR" / f"{stem}_x1.png", degrade(hr, model, scale, rng),
-                        mkdir=True)  # fmt: skip
+            write_image(
+                base / f"Test_x{scale}" / "test_LR" / f"{stem}_x1.png", degrade(hr, model, scale, rng), mkdir=True
+            )
     return root
 
 

@@ -46,12 +46,22 @@ def test_wrappers_and_prefixes_are_unwrapped(tmp_path, rrdb_state, wrap):
 
 def test_dada_and_dasr_nestings(tmp_path):
     cdc = CDCNet(scale=2).state_dict()
-    torch.save({"break_info": {}, "model": {"up_s": cdc, "up_t": cdc, "down_t": DeResNet().state_dict()}},
-               tmp_path / "dada.pth")  # fmt: skip
+    torch.save(
+        {"break_info": {}, "model": {"up_s": cdc, "up_t": cdc, "down_t": DeResNet().state_dict()}},
+        tmp_path / "dada.pth",
+    )
     assert set(extract_state_dict(read_checkpoint(tmp_path / "dada.pth"), prefer=("up_t",))) == set(cdc)
     dsn = DeResNet().state_dict()
-    torch.save({"epoch": 5, "iteration": 10, "model_g_state_dict": dsn, "models_d_state_dict": {},
-                "optimizer_g_state_dict": {}}, tmp_path / "dsn.tar")  # fmt: skip
+    torch.save(
+        {
+            "epoch": 5,
+            "iteration": 10,
+            "model_g_state_dict": dsn,
+            "models_d_state_dict": {},
+            "optimizer_g_state_dict": {},
+        },
+        tmp_path / "dsn.tar",
+    )
     kind, net = load_degrader(tmp_path / "dsn.tar")
     assert kind == "deresnet" and net.scale == 4
 
@@ -85,8 +95,12 @@ def test_broken_files_give_one_line_errors(tmp_path, rrdb_state):
     (tmp_path / "truncated.pth").write_bytes(data[: len(data) // 2])
     (tmp_path / "random.pth").write_bytes(bytes(range(256)) * 40)
     (tmp_path / "empty.pth").write_bytes(b"")
-    for name, fragment in (("truncated.pth", "truncated"), ("random.pth", "cannot read"), ("empty.pth", "empty"),
-                           ("missing.pth", "not found")):  # fmt: skip
+    for name, fragment in (
+        ("truncated.pth", "truncated"),
+        ("random.pth", "cannot read"),
+        ("empty.pth", "empty"),
+        ("missing.pth", "not found"),
+    ):
         with pytest.raises(CheckpointError, match=fragment) as info:
             read_checkpoint(tmp_path / name)
         assert "\n" not in str(info.value)

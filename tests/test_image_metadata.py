@@ -70,8 +70,13 @@ def test_metadata_of_gray_alpha_and_16bit_outputs(tmp_path):
     metadata = read_image(camera_jpeg(tmp_path / "camera.jpg")).metadata
     gray = photo("camera")[:30, :20, :1] / 255.0
     alpha = np.linspace(0, 1, 600).reshape(30, 20)
-    for name, kwargs in [("la.png", {"alpha": alpha}), ("la16.png", {"alpha": alpha, "bit_depth": 16}),
-                         ("la.tif", {"alpha": alpha}), ("g16.tif", {"bit_depth": 16}), ("rgba.webp", {})]:  # fmt: skip
+    for name, kwargs in [
+        ("la.png", {"alpha": alpha}),
+        ("la16.png", {"alpha": alpha, "bit_depth": 16}),
+        ("la.tif", {"alpha": alpha}),
+        ("g16.tif", {"bit_depth": 16}),
+        ("rgba.webp", {}),
+    ]:
         pixels = np.repeat(gray, 3, axis=2) if name.endswith("webp") else gray
         if name.endswith("webp"):
             kwargs = {"alpha": alpha}
@@ -96,8 +101,9 @@ def test_float32_tiff_is_read_and_written_as_float32_without_clipping(tmp_path):
     import tifffile
 
     values = np.linspace(-0.25, 1.5, 24 * 32 * 3, dtype=np.float32).reshape(24, 32, 3)
-    tifffile.imwrite(tmp_path / "cells.tif", values, photometric="rgb", resolution=(2000, 2000),
-                     resolutionunit="CENTIMETER")  # fmt: skip
+    tifffile.imwrite(
+        tmp_path / "cells.tif", values, photometric="rgb", resolution=(2000, 2000), resolutionunit="CENTIMETER"
+    )
     image = read_image(tmp_path / "cells.tif")
     assert image.bit_depth == FLOAT_BIT_DEPTH and image.color.dtype == np.float32
     assert "float32" in image.describe()

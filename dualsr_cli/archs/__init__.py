@@ -103,8 +103,9 @@ def _require(state: dict[str, torch.Tensor], wanted: str, path: str | Path, hint
     if found == wanted:
         return
     if found is None:
-        raise CheckpointError(f"'{path}' is not a {TITLES[wanted]} checkpoint (unrecognised keys, e.g. "
-                              f"{', '.join(list(state)[:3])})")  # fmt: skip
+        raise CheckpointError(
+            f"'{path}' is not a {TITLES[wanted]} checkpoint (unrecognised keys, e.g. {', '.join(list(state)[:3])})"
+        )
     if found == "discriminator":
         raise CheckpointError(f"'{path}' holds a discriminator, not the {TITLES[wanted]} generator")
     raise CheckpointError(f"'{path}' holds {TITLES[found]} weights, not {TITLES[wanted]} weights{hint}")
@@ -157,8 +158,11 @@ def build_fda(state: dict[str, torch.Tensor], path: str | Path) -> nn.Module:
         net = FDAUpscaler(features=encoder["body.0.weight"].shape[0], nb=arguments["nb"], scale=arguments["scale"])
     except (KeyError, ValueError, IndexError) as exc:
         raise CheckpointError(f"'{path}': cannot read the FDA networks' sizes from its tensors ({exc})") from None
-    load_strict(net, {**{f"E.{k}": v for k, v in encoder.items()}, **{f"G_SR.{k}": v for k, v in decoder.items()}},
-                f"{TITLES['fda']} x{arguments['scale']}")  # fmt: skip
+    load_strict(
+        net,
+        {**{f"E.{k}": v for k, v in encoder.items()}, **{f"G_SR.{k}": v for k, v in decoder.items()}},
+        f"{TITLES['fda']} x{arguments['scale']}",
+    )
     return net
 
 
@@ -219,6 +223,8 @@ def load_degrader(path: str | Path) -> tuple[str, nn.Module]:
         return "ddnsr", net
     state = extract_state_dict(raw, source=f"'{path}'")
     if identify(state) == "ddnsr-degradation":
-        raise CheckpointError(f"'{path}' is a bare DDNSR degradation state_dict; srx needs the srx adapt checkpoint "
-                              "that also records its scale")  # fmt: skip
+        raise CheckpointError(
+            f"'{path}' is a bare DDNSR degradation state_dict; srx needs the srx adapt checkpoint "
+            "that also records its scale"
+        )
     return "deresnet", build_deresnet(state, path)

@@ -72,22 +72,29 @@ def load_spandrel(state: dict[str, torch.Tensor], path: str | Path) -> ModelDesc
     if not isinstance(found, spandrel.ImageModelDescriptor):
         raise CheckpointError(f"'{path}' is a {name} {found.purpose.lower()} model; srx run takes image upscalers")
     if found.purpose == "FaceSR":
-        raise CheckpointError(f"'{path}' is {name}, a face restoration model for aligned face crops; srx run "
-                              "takes whole-image upscalers")  # fmt: skip
+        raise CheckpointError(
+            f"'{path}' is {name}, a face restoration model for aligned face crops; srx run takes whole-image upscalers"
+        )
     channels = (found.input_channels, found.output_channels)
     if channels not in ((3, 3), (1, 1)):
-        raise CheckpointError(f"'{path}' is {name} with {channels[0]} input and {channels[1]} output channels; "
-                              "srx run takes RGB (or gray) models")  # fmt: skip
+        raise CheckpointError(
+            f"'{path}' is {name} with {channels[0]} input and {channels[1]} output channels; "
+            "srx run takes RGB (or gray) models"
+        )
     forward = found if channels == (3, 3) else _gray_forward(found)
     requirements = found.size_requirements
     tiling = found.tiling
     return ModelDescriptor(
-        name=f"{name} (spandrel)", module=found.model, scale=found.scale, forward=forward,
+        name=f"{name} (spandrel)",
+        module=found.model,
+        scale=found.scale,
+        forward=forward,
         size_multiple=requirements.multiple_of,
         tile_pad=SPANDREL_DISCOURAGED_TILE_PAD if tiling is spandrel.ModelTiling.DISCOURAGED else SPANDREL_TILE_PAD,
-        bytes_per_lr_pixel=SPANDREL_BYTES_PER_LR_PIXEL, supports_half=found.supports_half,
+        bytes_per_lr_pixel=SPANDREL_BYTES_PER_LR_PIXEL,
+        supports_half=found.supports_half,
         whole_image=tiling is spandrel.ModelTiling.INTERNAL or requirements.square,
-    )  # fmt: skip
+    )
 
 
 def _gray_forward(found):

@@ -24,10 +24,12 @@ class ResidualBlock(nn.Module):
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
         self.res = nn.Sequential(
-            nn.Conv2d(cin, cout, 1, bias=False), _lrelu(),
-            nn.Conv2d(cout, cout, 3, padding=1, bias=False), _lrelu(),
+            nn.Conv2d(cin, cout, 1, bias=False),
+            _lrelu(),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+            _lrelu(),
             nn.Conv2d(cout, cout, 1, bias=False),
-        )  # fmt: skip
+        )
         self.identity = nn.Conv2d(cin, cout, 1, bias=False) if cin != cout else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -49,12 +51,16 @@ class ResidualInceptionBlock(nn.Module):
     def __init__(self, nf: int = 64) -> None:
         super().__init__()
         self.res1 = nn.Sequential(nn.Conv2d(nf, nf, 1, bias=False), _lrelu())
-        self.res2 = nn.Sequential(nn.Conv2d(nf, nf, 1, bias=False), nn.Conv2d(nf, nf, 3, padding=1, bias=False),
-                                  _lrelu())  # fmt: skip
+        self.res2 = nn.Sequential(
+            nn.Conv2d(nf, nf, 1, bias=False), nn.Conv2d(nf, nf, 3, padding=1, bias=False), _lrelu()
+        )
         self.res3 = nn.Sequential(
-            nn.Conv2d(nf, nf, 1, bias=False), nn.Conv2d(nf, nf, 3, padding=1, bias=False), _lrelu(),
-            nn.Conv2d(nf, nf, 3, padding=1, bias=False), _lrelu(),
-        )  # fmt: skip
+            nn.Conv2d(nf, nf, 1, bias=False),
+            nn.Conv2d(nf, nf, 3, padding=1, bias=False),
+            _lrelu(),
+            nn.Conv2d(nf, nf, 3, padding=1, bias=False),
+            _lrelu(),
+        )
         self.filter_concat = nn.Conv2d(3 * nf, nf, 1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -82,8 +88,12 @@ class HourGlassBlock(nn.Module):
         res3 = self.down3(F.max_pool2d(res2, 2))
         res4 = self.down4(F.max_pool2d(res3, 2))
         y = self.mid_res(F.max_pool2d(res4, 2))
-        for up, skip, res in ((self.up1, self.skip_conv4, res4), (self.up2, self.skip_conv3, res3),
-                              (self.up3, self.skip_conv2, res2), (self.up4, self.skip_conv1, res1)):  # fmt: skip
+        for up, skip, res in (
+            (self.up1, self.skip_conv4, res4),
+            (self.up2, self.skip_conv3, res3),
+            (self.up3, self.skip_conv2, res2),
+            (self.up4, self.skip_conv1, res1),
+        ):
             y = up(F.interpolate(y, scale_factor=2, mode="nearest") + skip(res))
         out_inter = self.skip_conv0(x) + y
         return (self.tail(out_inter) if self.tail is not None else out_inter), out_inter

@@ -57,9 +57,11 @@ class DualInputDegradation(nn.Module):
                 layers.append(nn.LeakyReLU(0.2, inplace=True))
         self.down = nn.Sequential(*layers)
         self.source = nn.Sequential(
-            nn.Conv2d(3, nf, 3, padding=1), nn.LeakyReLU(0.2, inplace=True),
-            nn.Conv2d(nf, nf, 3, padding=1), nn.LeakyReLU(0.2, inplace=True),
-        )  # fmt: skip
+            nn.Conv2d(3, nf, 3, padding=1),
+            nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(nf, nf, 3, padding=1),
+            nn.LeakyReLU(0.2, inplace=True),
+        )
         self.noise = _NoiseBlock(3 + nf, nf, noise_blocks)
 
     def forward(self, hr: torch.Tensor, real_lr: torch.Tensor) -> torch.Tensor:

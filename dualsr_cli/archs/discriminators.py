@@ -22,8 +22,11 @@ class NLayerDiscriminator(nn.Module):
         for i in range(1, n_layers + 1):
             out = ndf * min(2**i, 8)
             stride = 2 if i < n_layers else 1
-            layers += [nn.Conv2d(channels, out, 4, stride=stride, padding=1, bias=middle_bias),
-                       nn.InstanceNorm2d(out), nn.LeakyReLU(0.2, True)]  # fmt: skip
+            layers += [
+                nn.Conv2d(channels, out, 4, stride=stride, padding=1, bias=middle_bias),
+                nn.InstanceNorm2d(out),
+                nn.LeakyReLU(0.2, True),
+            ]
             channels = out
         layers.append(nn.Conv2d(channels, 1, 4, stride=1, padding=1))
         self.model = nn.Sequential(*layers)
@@ -106,11 +109,16 @@ class FrequencyDiscriminator(nn.Module):
         self.filter = HighPass(filter_kind, kernel_size)
         cin = 3 * self.filter.out_channels_per_input
         self.net = nn.Sequential(
-            nn.Conv2d(cin, nf, 5, padding=2), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(nf, 2 * nf, 5, padding=2), nn.InstanceNorm2d(2 * nf), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(2 * nf, 4 * nf, 5, padding=2), nn.InstanceNorm2d(4 * nf), nn.LeakyReLU(0.2, True),
+            nn.Conv2d(cin, nf, 5, padding=2),
+            nn.LeakyReLU(0.2, True),
+            nn.Conv2d(nf, 2 * nf, 5, padding=2),
+            nn.InstanceNorm2d(2 * nf),
+            nn.LeakyReLU(0.2, True),
+            nn.Conv2d(2 * nf, 4 * nf, 5, padding=2),
+            nn.InstanceNorm2d(4 * nf),
+            nn.LeakyReLU(0.2, True),
             nn.Conv2d(4 * nf, 1, 1),
-        )  # fmt: skip
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.net(self.filter(x)))

@@ -67,9 +67,16 @@ class RRDBNet(nn.Module):
     """conv, nb RRDBs + conv (global skip), log2(s) x [nearest x2, conv, lrelu], HR conv, lrelu, conv."""
 
     def __init__(
-        self, *, in_nc: int = 3, out_nc: int = 3, nf: int = 64, nb: int = 23, gc: int = 32, scale: int = 4,
+        self,
+        *,
+        in_nc: int = 3,
+        out_nc: int = 3,
+        nf: int = 64,
+        nb: int = 23,
+        gc: int = 32,
+        scale: int = 4,
         unshuffle: int = 1,
-    ) -> None:  # fmt: skip
+    ) -> None:
         super().__init__()
         upsamples = round(math.log2(scale * unshuffle)) if scale * unshuffle > 1 else 0
         if 2**upsamples != scale * unshuffle:

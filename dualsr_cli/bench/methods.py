@@ -90,9 +90,15 @@ class DualSRMethod:
 
     estimates_kernel = True
     OPTIONS: ClassVar[dict[str, type]] = {
-        "iters": int, "seed": int, "corrected": bool, "lambda_cycle": float, "lambda_interp": float, "x4": str,
-        "batch": int, "ensemble": int,
-    }  # fmt: skip
+        "iters": int,
+        "seed": int,
+        "corrected": bool,
+        "lambda_cycle": float,
+        "lambda_interp": float,
+        "x4": str,
+        "batch": int,
+        "ensemble": int,
+    }
 
     def __init__(self, option_text: str, context: MethodContext) -> None:
         from ..engine.zero_shot.config import SCALES, OfficialQuirks, ZeroShotConfig

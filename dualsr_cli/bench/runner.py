@@ -70,9 +70,18 @@ class Record:
             return None
         try:
             optional = lambda text: float(text) if text else None  # noqa: E731
-            return cls(row["item"], row["method"], float(row["psnr"]), float(row["ssim"]), optional(row["lpips"]),
-                       float(row["seconds"]), optional(row["kernel_error"]), row["camera"], int(row["scale"]),
-                       row["protocol"])  # fmt: skip
+            return cls(
+                row["item"],
+                row["method"],
+                float(row["psnr"]),
+                float(row["ssim"]),
+                optional(row["lpips"]),
+                float(row["seconds"]),
+                optional(row["kernel_error"]),
+                row["camera"],
+                int(row["scale"]),
+                row["protocol"],
+            )
         except ValueError:
             return None
 
@@ -258,13 +267,17 @@ class BenchReport:
             if len(cameras) > 1:
                 per_method[method]["per_camera"] = {c: summarise([r for r in rows if r.camera == c]) for c in cameras}
         return {
-            "dataset": {"layout": self.dataset.layout, "root": str(self.dataset.root), "scale": self.dataset.scale,
-                        "pairs": len(self.dataset.pairs)},
+            "dataset": {
+                "layout": self.dataset.layout,
+                "root": str(self.dataset.root),
+                "scale": self.dataset.scale,
+                "pairs": len(self.dataset.pairs),
+            },
             "protocol": self.protocol,
             "methods": per_method,
             "skipped": self.skipped,
             "lpips_note": self.lpips_note,
-        }  # fmt: skip
+        }
 
 
 def _mean(values: list[float]) -> float | None:
@@ -559,8 +572,14 @@ def _evaluate(
     method_order = {k: i for i, k in enumerate(method_keys)}
 
     def order(r: Record) -> tuple:
-        return (r.protocol, r.scale, item_order.get(r.item, len(item_order)), r.item,
-                method_order.get(r.method, len(method_order)), r.method)  # fmt: skip
+        return (
+            r.protocol,
+            r.scale,
+            item_order.get(r.item, len(item_order)),
+            r.item,
+            method_order.get(r.method, len(method_order)),
+            r.method,
+        )
 
     dist.barrier()
     if store is not None:

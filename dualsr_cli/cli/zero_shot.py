@@ -262,9 +262,7 @@ def zero_shot(
                     on_inference=lambda done, total: progress.detail(f"tile {done}/{total}", action="upscaling"),
                     warn=warn,
                 )
-                results = zero_shot_folder(
-                    jobs, config, settings, options, dist=dist, hooks=hooks, on_result=on_result
-                )
+                results = zero_shot_folder(jobs, config, settings, options, dist=dist, hooks=hooks, on_result=on_result)
             if not dist.distributed and (closing := progress.summary()):
                 report.print(closing)
             summary["images"] = [result.__dict__ for result in results]

@@ -42,8 +42,9 @@ def reference_canvas(reference: ImageData, height: int, width: int) -> torch.Ten
     pixels = reference.rgb_float64()
     reps_h, reps_w = -(-height // pixels.shape[0]), -(-width // pixels.shape[1])
     if reps_h > 1 or reps_w > 1:
-        pixels = np.pad(pixels, ((0, (reps_h - 1) * pixels.shape[0]), (0, (reps_w - 1) * pixels.shape[1]), (0, 0)),
-                        mode="symmetric")  # fmt: skip
+        pixels = np.pad(
+            pixels, ((0, (reps_h - 1) * pixels.shape[0]), (0, (reps_w - 1) * pixels.shape[1]), (0, 0)), mode="symmetric"
+        )
     return torch.from_numpy(pixels[:height, :width].transpose(2, 0, 1)[None].astype(np.float32))
 
 

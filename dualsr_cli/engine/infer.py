@@ -90,9 +90,17 @@ def upscale_pixels(
         raise ConfigError(f"--tile-pad must be non-negative, got {pad}")
     dtype = torch.float16 if options.half else torch.float32
     return upscale_tiled(
-        model.forward, pixels, scale=model.scale, tile=tile_size(model, options, device), pad=pad, device=device,
-        size_multiple=model.size_multiple, blend=True, dtype=dtype, on_tile=on_tile,
-    )  # fmt: skip
+        model.forward,
+        pixels,
+        scale=model.scale,
+        tile=tile_size(model, options, device),
+        pad=pad,
+        device=device,
+        size_multiple=model.size_multiple,
+        blend=True,
+        dtype=dtype,
+        on_tile=on_tile,
+    )
 
 
 def final_size(model: ModelDescriptor, image: ImageData, options: RunOptions) -> tuple[int, int]:
@@ -119,7 +127,14 @@ def upscale_file(
     upscaled = upscale_pixels(model, to_network_input(image), options, device, on_tile)
     height, width = final_size(model, image, options)
     color, alpha = from_network_output(upscaled, image, size=(height, width))
-    write_image(output_path, color, bit_depth=output_bit_depth(output_path, image.bit_depth), alpha=alpha,
-                metadata=image.metadata, scale=options.outscale or model.scale)  # fmt: skip
-    return RunResult(str(input_path), str(output_path), (image.width, image.height), (width, height),
-                     time.perf_counter() - start)  # fmt: skip
+    write_image(
+        output_path,
+        color,
+        bit_depth=output_bit_depth(output_path, image.bit_depth),
+        alpha=alpha,
+        metadata=image.metadata,
+        scale=options.outscale or model.scale,
+    )
+    return RunResult(
+        str(input_path), str(output_path), (image.width, image.height), (width, height), time.perf_counter() - start
+    )

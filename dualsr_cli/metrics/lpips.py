@@ -34,11 +34,15 @@ class LpipsMetric:
     def __call__(self, sr: np.ndarray, hr: np.ndarray) -> float | None:
         if self.model is None:
             return None
-        to_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).permute(2, 0, 1)[None]  # noqa: E731
         with torch.inference_mode():
-            sr_t = to_tensor(_as_rgb(sr)).to(self.device) * 2 - 1  # lpips expects [-1, 1]
-            hr_t = to_tensor(_as_rgb(hr)).to(self.device) * 2 - 1
+            sr_t = _to_tensor(_as_rgb(sr)).to(self.device) * 2 - 1  # lpips expects [-1, 1]
+            hr_t = _to_tensor(_as_rgb(hr)).to(self.device) * 2 - 1
             return float(self.model(sr_t, hr_t).item())
+
+
+def _to_tensor(image: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) -> (1, 3, H, W) float32."""
+    return torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:

@@ -81,9 +81,14 @@ def resize_matrix(
 
 
 def resize_matrix_tensor(
-    in_len: int, scale: float, *, boundary: Boundary, device: torch.device, dtype: torch.dtype,
+    in_len: int,
+    scale: float,
+    *,
+    boundary: Boundary,
+    device: torch.device,
+    dtype: torch.dtype,
     out_len: int | None = None,
-) -> torch.Tensor:  # fmt: skip
+) -> torch.Tensor:
     return torch.tensor(resize_matrix(in_len, float(scale), out_len, boundary), dtype=dtype, device=device)
 
 
@@ -112,8 +117,10 @@ def imresize(
     out_h, out_w = size if size is not None else (None, None)
     scale_h = out_h / height if out_h else scale
     scale_w = out_w / width if out_w else scale
-    rows = resize_matrix_tensor(height, scale_h, boundary=boundary, device=image.device, dtype=image.dtype,
-                                out_len=out_h)  # fmt: skip
-    cols = resize_matrix_tensor(width, scale_w, boundary=boundary, device=image.device, dtype=image.dtype,
-                                out_len=out_w)  # fmt: skip
+    rows = resize_matrix_tensor(
+        height, scale_h, boundary=boundary, device=image.device, dtype=image.dtype, out_len=out_h
+    )
+    cols = resize_matrix_tensor(
+        width, scale_w, boundary=boundary, device=image.device, dtype=image.dtype, out_len=out_w
+    )
     return rows @ image @ cols.T

@@ -132,10 +132,15 @@ def upscale_tiled(
                 output = torch.empty(n, upscaled.shape[1], out_h, out_w).zero_()
             if blend:
                 assert weights is not None
-                weight = (_ramp(ctx_top, ctx_bottom, top, bottom, scale)[:, None]
-                          * _ramp(ctx_left, ctx_right, left, right, scale)[None, :])  # fmt: skip
-                region = (..., slice(_out(ctx_top, scale), _out(ctx_bottom, scale)),
-                          slice(_out(ctx_left, scale), _out(ctx_right, scale)))  # fmt: skip
+                weight = (
+                    _ramp(ctx_top, ctx_bottom, top, bottom, scale)[:, None]
+                    * _ramp(ctx_left, ctx_right, left, right, scale)[None, :]
+                )
+                region = (
+                    ...,
+                    slice(_out(ctx_top, scale), _out(ctx_bottom, scale)),
+                    slice(_out(ctx_left, scale), _out(ctx_right, scale)),
+                )
                 output[region] += upscaled * weight
                 weights[region] += weight
             else:

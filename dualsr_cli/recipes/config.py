@@ -96,8 +96,15 @@ class AdaptConfig:
     def smoke(cls, **kwargs) -> AdaptConfig:
         """Tiny counts for CPU checks: a few iterations per stage on 16 px LR patches (24 for fda)."""
         patch = 24 if kwargs.get("method") == "fda" else 16  # FDA's PatchGANs on LR images need >= 24 px
-        base = {"iters": 4, "batch_size": 2, "patch_size": patch, "val": 2, "eval_every": 2, "save_every": 2,
-                "preset": "smoke"}  # fmt: skip
+        base = {
+            "iters": 4,
+            "batch_size": 2,
+            "patch_size": patch,
+            "val": 2,
+            "eval_every": 2,
+            "save_every": 2,
+            "preset": "smoke",
+        }
         return cls(**{**base, **{k: v for k, v in kwargs.items() if v is not None}})
 
     def stage_value(self, name: str, paper: int) -> int:

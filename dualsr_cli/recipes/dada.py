@@ -49,8 +49,11 @@ class SourceCDC:
         self.net.to(ctx.device)
         self.networks = {"up": self.net}
         self.optimizers = {"up": torch.optim.Adam(self.net.parameters(), lr=STAGE_LR[self.name], betas=(0.9, 0.999))}
-        self.schedulers = {"up": torch.optim.lr_scheduler.MultiStepLR(
-            self.optimizers["up"], milestones=[200_000, 400_000, 600_000, 800_000], gamma=0.5)}  # fmt: skip
+        self.schedulers = {
+            "up": torch.optim.lr_scheduler.MultiStepLR(
+                self.optimizers["up"], milestones=[200_000, 400_000, 600_000, 800_000], gamma=0.5
+            )
+        }
         self.source = ctx.sampler(ctx.data.source_train, 1)
         self.samplers = [self.source]
         self.iterations = ctx.iterations(STAGE_EPOCHS[self.name], len(ctx.data.source_train), STAGE_BATCH[self.name])
@@ -72,9 +75,15 @@ class SourceCDC:
 
     def evaluate(self) -> dict[str, float]:
         self.net.eval()
-        return evaluate_pairs(self.net.upscale, self.ctx.selection_pairs(), scale=self.ctx.data.scale,
-                              device=self.ctx.device, protocol=self.ctx.config.protocol, size_multiple=SIZE_MULTIPLE,
-                              lpips=self.ctx.lpips)  # fmt: skip
+        return evaluate_pairs(
+            self.net.upscale,
+            self.ctx.selection_pairs(),
+            scale=self.ctx.data.scale,
+            device=self.ctx.device,
+            protocol=self.ctx.config.protocol,
+            size_multiple=SIZE_MULTIPLE,
+            lpips=self.ctx.lpips,
+        )
 
     def export(self) -> dict[str, Any]:
         return {"break_info": _break_info(self.done), "model": cpu_state(self.net.state_dict())}
@@ -119,13 +128,21 @@ class Circle:
         """Official selection of this stage: LR reconstruction down(up(LR)) against the LR (1 px shave)."""
         self.up.eval()
         self.down.eval()
-        return evaluate_pairs(lambda x: self.down(self.up.upscale(x)).clamp(0, 1), self.ctx.selection_pairs(),
-                              scale=1, device=self.ctx.device, protocol=self.ctx.config.protocol, size_multiple=SIZE_MULTIPLE,
-                              reference="lr")  # fmt: skip
+        return evaluate_pairs(
+            lambda x: self.down(self.up.upscale(x)).clamp(0, 1),
+            self.ctx.selection_pairs(),
+            scale=1,
+            device=self.ctx.device,
+            protocol=self.ctx.config.protocol,
+            size_multiple=SIZE_MULTIPLE,
+            reference="lr",
+        )
 
     def export(self) -> dict[str, Any]:
-        return {"break_info": _break_info(self.done),
-                "model": {"up": cpu_state(self.up.state_dict()), "down": cpu_state(self.down.state_dict())}}  # fmt: skip
+        return {
+            "break_info": _break_info(self.done),
+            "model": {"up": cpu_state(self.up.state_dict()), "down": cpu_state(self.down.state_dict())},
+        }
 
 
 class DADAStage:
@@ -141,11 +158,19 @@ class DADAStage:
         self.up_0.requires_grad_(False).eval()
         self.up_s, self.up_t = CDCNet(scale=scale), CDCNet(scale=scale)
         self.down_s, self.down_t = DeResNet(scale=scale), DeResNet(scale=scale)
-        for net, state in ((self.up_s, up_state), (self.up_t, up_state), (self.down_s, down_state),
-                           (self.down_t, down_state)):  # fmt: skip
+        for net, state in (
+            (self.up_s, up_state),
+            (self.up_t, up_state),
+            (self.down_s, down_state),
+            (self.down_t, down_state),
+        ):
             net.load_state_dict(state)
-        self.d = {"d_s": NLayerDiscriminator(1), "d_t": NLayerDiscriminator(1), "d_sm": NLayerDiscriminator(3),
-                  "d_tm": NLayerDiscriminator(3)}  # fmt: skip
+        self.d = {
+            "d_s": NLayerDiscriminator(1),
+            "d_t": NLayerDiscriminator(1),
+            "d_sm": NLayerDiscriminator(3),
+            "d_tm": NLayerDiscriminator(3),
+        }
         for disc in self.d.values():
             init_normal(disc)
         self.generators = {"up_s": self.up_s, "up_t": self.up_t, "down_t": self.down_t, "down_s": self.down_s}
@@ -188,14 +213,23 @@ class DADAStage:
         sr_t_int, sr_s_int, sr_s_ins = t_int[-1], s_int[-1], s_ins[-1]
         l_t_int = component_loss(t_int, sr_t_ins, gw=True)
         l_vgg = self.vgg(sr_t_int, t_res0[-1]) if self.vgg is not None else torch.zeros((), device=t_lr.device)
-        gan = (bce_gan(self.d["d_s"](discriminator_y(sr_t_ins)), True)
-               + bce_gan(self.d["d_t"](discriminator_y(sr_t_int)), True)
-               + bce_gan(self.d["d_tm"](sr_t_int), True) + bce_gan(self.d["d_sm"](sr_s_int), True))  # fmt: skip
+        gan = (
+            bce_gan(self.d["d_s"](discriminator_y(sr_t_ins)), True)
+            + bce_gan(self.d["d_t"](discriminator_y(sr_t_int)), True)
+            + bce_gan(self.d["d_tm"](sr_t_int), True)
+            + bce_gan(self.d["d_sm"](sr_s_int), True)
+        )
         l_down_t = (self.down_t(sr_t_int) - t_lr).abs().mean()
         l_down_s = (self.down_s(sr_t_ins) - t_lr).abs().mean()
         w = WEIGHTS
-        total = (w["s_ins"] * l_s_ins + w["s_int"] * l_s_int + w["t_int"] * l_t_int + w["gan"] * gan
-                 + w["down"] * (l_down_t + l_down_s) + w["vgg"] * l_vgg)  # fmt: skip
+        total = (
+            w["s_ins"] * l_s_ins
+            + w["s_int"] * l_s_int
+            + w["t_int"] * l_t_int
+            + w["gan"] * gan
+            + w["down"] * (l_down_t + l_down_s)
+            + w["vgg"] * l_vgg
+        )
         total.backward()
         sync_gradients(self.generators.values(), self.ctx.dist)
         opt.step()
@@ -218,17 +252,34 @@ class DADAStage:
             d_opt.step()
             d_losses[name] = loss.item()
         self.done = iteration + 1
-        return {"s_ins": l_s_ins.item(), "s_int": l_s_int.item(), "t_int": l_t_int.item(), "gan_g": gan.item(),
-                "down_t": l_down_t.item(), "down_s": l_down_s.item(), "vgg": l_vgg.item(), **d_losses}  # fmt: skip
+        return {
+            "s_ins": l_s_ins.item(),
+            "s_int": l_s_int.item(),
+            "t_int": l_t_int.item(),
+            "gan_g": gan.item(),
+            "down_t": l_down_t.item(),
+            "down_s": l_down_s.item(),
+            "vgg": l_vgg.item(),
+            **d_losses,
+        }
 
     def evaluate(self) -> dict[str, float]:
         model = DADAUpscaler(self.up_t, self.up_0).eval()
-        return evaluate_pairs(model, self.ctx.selection_pairs(), scale=self.ctx.data.scale, device=self.ctx.device,
-                              protocol=self.ctx.config.protocol, size_multiple=SIZE_MULTIPLE, lpips=self.ctx.lpips)  # fmt: skip
+        return evaluate_pairs(
+            model,
+            self.ctx.selection_pairs(),
+            scale=self.ctx.data.scale,
+            device=self.ctx.device,
+            protocol=self.ctx.config.protocol,
+            size_multiple=SIZE_MULTIPLE,
+            lpips=self.ctx.lpips,
+        )
 
     def export(self) -> dict[str, Any]:
-        return {"break_info": _break_info(self.done),
-                "model": {name: cpu_state(net.state_dict()) for name, net in self.networks.items()}}  # fmt: skip
+        return {
+            "break_info": _break_info(self.done),
+            "model": {name: cpu_state(net.state_dict()) for name, net in self.networks.items()},
+        }
 
 
 def plan(ctx: StageContext, start: StartWeights, run_root: Path) -> Plan:

@@ -61,9 +61,17 @@ from .plan import (
 
 DSN = {"epochs": 400, "batch": 8, "lr": 1e-4, "w_col": 1.0, "w_tex": 0.005, "w_per": 0.01, "lr_patch": 32}
 LPIPS_MIN_SIDE = 31  # AlexNet-LPIPS: conv1 (11, stride 4) then two 3x3/2 max-pools must leave >= 1 pixel
-SRN = {"iters": 100_000, "batch": 16, "lr": 5e-5, "milestones": [50_000, 80_000], "w_pix": 1.0, "w_ll": 1.0,
-       "w_fea": 0.01, "w_gan": 1e-4, "lr_patch": 32}  # fmt: skip
-
+SRN = {
+    "iters": 100_000,
+    "batch": 16,
+    "lr": 5e-5,
+    "milestones": [50_000, 80_000],
+    "w_pix": 1.0,
+    "w_ll": 1.0,
+    "w_fea": 0.01,
+    "w_gan": 1e-4,
+    "lr_patch": 32,
+}
 
 
 class DSNStage:
@@ -76,8 +84,9 @@ class DSNStage:
         self.d = FrequencyDiscriminator(filter_kind="avg_pool", kernel_size=5).to(ctx.device)
         self.low = LowPass("avg_pool", 5, padding=False).to(ctx.device)
         self.networks = {"g": self.g, "d": self.d}
-        self.optimizers = {n: torch.optim.Adam(m.parameters(), lr=DSN["lr"], betas=(0.5, 0.999))
-                           for n, m in self.networks.items()}  # fmt: skip
+        self.optimizers = {
+            n: torch.optim.Adam(m.parameters(), lr=DSN["lr"], betas=(0.5, 0.999)) for n, m in self.networks.items()
+        }
         self.iterations = ctx.iterations(DSN["epochs"], len(ctx.data.target_train), DSN["batch"])
         decay_from = 0.625 * self.iterations  # 250 of 400 epochs
 
@@ -91,12 +100,16 @@ class DSNStage:
         self.lpips = None
         if ctx.config.perceptual != "none":
             if ctx.lpips is None or ctx.lpips.model is None:
-                raise ConfigError((ctx.lpips.unavailable_reason if ctx.lpips else "LPIPS unavailable")
-                                  + "; the DSN's perceptual term needs it (or --perceptual none)")  # fmt: skip
+                raise ConfigError(
+                    (ctx.lpips.unavailable_reason if ctx.lpips else "LPIPS unavailable")
+                    + "; the DSN's perceptual term needs it (or --perceptual none)"
+                )
             if ctx.patch(DSN["lr_patch"]) < LPIPS_MIN_SIDE:
-                raise ConfigError(f"the DSN's LPIPS term needs LR patches of at least {LPIPS_MIN_SIDE} px (AlexNet's "
-                                  f"pooling), not {ctx.patch(DSN['lr_patch'])}; use --patch-size {LPIPS_MIN_SIDE} "
-                                  "or --perceptual none")  # fmt: skip
+                raise ConfigError(
+                    f"the DSN's LPIPS term needs LR patches of at least {LPIPS_MIN_SIDE} px (AlexNet's "
+                    f"pooling), not {ctx.patch(DSN['lr_patch'])}; use --patch-size {LPIPS_MIN_SIDE} "
+                    "or --perceptual none"
+                )
             self.lpips = ctx.lpips.model.requires_grad_(False)
         self.done = 0
 
@@ -146,9 +159,15 @@ class DSNStage:
 
     def export(self) -> dict[str, Any]:
         """DASR's DSN checkpoint format (loads in ``srx degrade``)."""
-        return {"epoch": 0, "iteration": self.done, "fs_type": "avg_pool", "fs_kernel_size": 5, "D_type": "FSD",
-                "model_g_state_dict": cpu_state(self.g.state_dict()),
-                "models_d_state_dict": cpu_state(self.d.state_dict())}  # fmt: skip
+        return {
+            "epoch": 0,
+            "iteration": self.done,
+            "fs_type": "avg_pool",
+            "fs_kernel_size": 5,
+            "D_type": "FSD",
+            "model_g_state_dict": cpu_state(self.g.state_dict()),
+            "models_d_state_dict": cpu_state(self.d.state_dict()),
+        }
 
 
 @torch.inference_mode()
@@ -189,10 +208,12 @@ class SRNStage:
         self.g.to(ctx.device)
         self.d.to(ctx.device)
         self.networks = {"g": self.g, "d_target": self.d}
-        self.optimizers = {n: torch.optim.Adam(m.parameters(), lr=SRN["lr"], betas=(0.9, 0.999))
-                           for n, m in self.networks.items()}  # fmt: skip
-        self.schedulers = {n: torch.optim.lr_scheduler.MultiStepLR(o, SRN["milestones"], 0.5)
-                           for n, o in self.optimizers.items()}  # fmt: skip
+        self.optimizers = {
+            n: torch.optim.Adam(m.parameters(), lr=SRN["lr"], betas=(0.9, 0.999)) for n, m in self.networks.items()
+        }
+        self.schedulers = {
+            n: torch.optim.lr_scheduler.MultiStepLR(o, SRN["milestones"], 0.5) for n, o in self.optimizers.items()
+        }
         self.ddm_folder = folder / "ddm"
         self.fake = ctx.sampler(generated, 7, paper_patch=SRN["lr_patch"])
         self.real = ctx.sampler(ctx.data.target_train, 8, paper_patch=SRN["lr_patch"])
@@ -233,8 +254,10 @@ class SRNStage:
         opt_g.step()
         self.d.requires_grad_(True)
         opt_d.zero_grad(set_to_none=True)
-        loss_d = 0.5 * (bce_gan(self.d(haar_details(hr_unpaired) * 0.5 + 0.5), True)
-                        + bce_gan(self.d(haar_details(sr_tgt.detach()) * 0.5 + 0.5), False))  # fmt: skip
+        loss_d = 0.5 * (
+            bce_gan(self.d(haar_details(hr_unpaired) * 0.5 + 0.5), True)
+            + bce_gan(self.d(haar_details(sr_tgt.detach()) * 0.5 + 0.5), False)
+        )
         loss_d.backward()
         sync_gradients([self.d], self.ctx.dist)
         opt_d.step()
@@ -245,14 +268,24 @@ class SRNStage:
 
     def evaluate(self) -> dict[str, float]:
         self.g.eval()
-        metrics = evaluate_pairs(self.g, self.ctx.selection_pairs(), scale=self.ctx.data.scale, device=self.ctx.device,
-                                 protocol=self.ctx.config.protocol, lpips=self.ctx.lpips)  # fmt: skip
+        metrics = evaluate_pairs(
+            self.g,
+            self.ctx.selection_pairs(),
+            scale=self.ctx.data.scale,
+            device=self.ctx.device,
+            protocol=self.ctx.config.protocol,
+            lpips=self.ctx.lpips,
+        )
         self.g.train()
         return metrics
 
     def export(self) -> dict[str, Any]:
         """A state_dict in the original ESRGAN layout under 'state_dict' (loads in ``srx run dasr``)."""
-        return {"state_dict": cpu_state(self.g.state_dict()), "d_target": cpu_state(self.d.state_dict()), "iteration": self.done}
+        return {
+            "state_dict": cpu_state(self.g.state_dict()),
+            "d_target": cpu_state(self.d.state_dict()),
+            "iteration": self.done,
+        }
 
 
 def plan(ctx: StageContext, start: StartWeights, run_root: Path) -> Plan:

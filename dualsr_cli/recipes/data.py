@@ -43,9 +43,11 @@ class CrossCameraData:
 
     def summary(self) -> str:
         if not self.counts:
-            return (f"paper mode: {len(self.source_train)} clean HR images (source, bicubic LR), "
-                    f"{len(self.target_train)} real LR images ({self.target}), {len(self.target_test)} validation "
-                    "pairs for the final evaluation (no selection: the last checkpoint is kept)")  # fmt: skip
+            return (
+                f"paper mode: {len(self.source_train)} clean HR images (source, bicubic LR), "
+                f"{len(self.target_train)} real LR images ({self.target}), {len(self.target_test)} validation "
+                "pairs for the final evaluation (no selection: the last checkpoint is kept)"
+            )
         lines = ["DRealSR pairs per camera (train / test):"]
         for camera in CAMERA_NAMES:
             c = self.counts.get(camera, {})
@@ -59,8 +61,9 @@ class CrossCameraData:
         return "\n".join(lines)
 
 
-def load_cross_camera(root: str | Path, source: str, target: str, *, scale: int = 4, val: int = 10,
-                      seed: int = 1) -> CrossCameraData:  # fmt: skip
+def load_cross_camera(
+    root: str | Path, source: str, target: str, *, scale: int = 4, val: int = 10, seed: int = 1
+) -> CrossCameraData:
     """DRealSR ``Train_x<s>``/``Test_x<s>`` pairs split into source, target, validation and test."""
     source, target = camera_name(source), camera_name(target)
     if source == target:
@@ -93,10 +96,15 @@ def load_cross_camera(root: str | Path, source: str, target: str, *, scale: int 
     validation = [target_pool[i] for i in sorted(order[:val])]
     held_out = {p.item for p in validation}
     return CrossCameraData(
-        scale=train.scale, source=source, target=target, source_train=source_train,
-        target_train=[p for p in target_pool if p.item not in held_out], validation=validation,
-        target_test=[p for p in test if p.camera == target], counts=counts,
-    )  # fmt: skip
+        scale=train.scale,
+        source=source,
+        target=target,
+        source_train=source_train,
+        target_train=[p for p in target_pool if p.item not in held_out],
+        validation=validation,
+        target_test=[p for p in test if p.camera == target],
+        counts=counts,
+    )
 
 
 def check_patch_fits(pairs: list[Pair], lr_patch: int) -> None:
@@ -210,7 +218,14 @@ def load_paper_mode(
         source.append(Pair(hr.stem, lr_path, hr, camera="clean"))
     target = [Pair(p.stem, p, p, camera="target") for p in target_lr]
     test = [Pair(lr.stem, lr, hr, camera="target") for lr, hr in zip(valid_lr, valid_hr, strict=False)]
-    data = CrossCameraData(scale=scale, source="clean HR (bicubic x1/4)", target=names[0], source_train=source,
-                           target_train=target, validation=[], target_test=test)  # fmt: skip
+    data = CrossCameraData(
+        scale=scale,
+        source="clean HR (bicubic x1/4)",
+        target=names[0],
+        source_train=source,
+        target_train=target,
+        validation=[],
+        target_test=test,
+    )
     data.counts = {}
     return data

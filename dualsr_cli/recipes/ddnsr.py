@@ -38,18 +38,33 @@ from .losses import VGGFeatureLoss, bce_gan, perceptual_loss
 from .plan import Exports, Plan, Recipe, StartWeights, Step, Upscaler, cpu_state, rrdb_upscaler
 
 SOURCE = {"iters": 1_000_000, "batch": 16, "lr": 2e-4, "step": 200_000, "lr_patch": 32}
-JOINT = {"iters": 300_000, "batch": 16, "lr": 1e-4, "milestones": [50_000, 100_000, 200_000, 300_000],
-         "lr_patch": 32, "w_percep": 1.0, "w_adv_sr": 0.005, "w_l1": 0.01, "w_cont": 0.1, "w_adv_deg": 1.0,
-         "w_cycle": 10.0}  # fmt: skip
+JOINT = {
+    "iters": 300_000,
+    "batch": 16,
+    "lr": 1e-4,
+    "milestones": [50_000, 100_000, 200_000, 300_000],
+    "lr_patch": 32,
+    "w_percep": 1.0,
+    "w_adv_sr": 0.005,
+    "w_l1": 0.01,
+    "w_cont": 0.1,
+    "w_adv_deg": 1.0,
+    "w_cycle": 10.0,
+}
 VGG22_LAYER = 8  # relu2_2 of VGG19 (SRGAN's phi_2,2: after activation, 1/2 resolution): L_cycle
 VGG34_LAYER = 17  # relu3_4 of VGG19 (phi_3,4, 1/4 resolution): L_cont
 
 
-
 def _evaluate(ctx: StageContext, net: torch.nn.Module) -> dict[str, float]:
     net.eval()
-    metrics = evaluate_pairs(net, ctx.selection_pairs(), scale=ctx.data.scale, device=ctx.device,
-                             protocol=ctx.config.protocol, lpips=ctx.lpips)  # fmt: skip
+    metrics = evaluate_pairs(
+        net,
+        ctx.selection_pairs(),
+        scale=ctx.data.scale,
+        device=ctx.device,
+        protocol=ctx.config.protocol,
+        lpips=ctx.lpips,
+    )
     net.train()
     return metrics
 
@@ -64,10 +79,12 @@ class SourceRRDB:
         init_rrdb(self.net)
         self.net.to(ctx.device)
         self.networks = {"reconstruction": self.net}
-        self.optimizers = {"reconstruction": torch.optim.Adam(self.net.parameters(), lr=SOURCE["lr"],
-                                                              betas=(0.9, 0.999))}  # fmt: skip
-        self.schedulers = {"reconstruction": torch.optim.lr_scheduler.StepLR(self.optimizers["reconstruction"],
-                                                                             SOURCE["step"], 0.5)}  # fmt: skip
+        self.optimizers = {
+            "reconstruction": torch.optim.Adam(self.net.parameters(), lr=SOURCE["lr"], betas=(0.9, 0.999))
+        }
+        self.schedulers = {
+            "reconstruction": torch.optim.lr_scheduler.StepLR(self.optimizers["reconstruction"], SOURCE["step"], 0.5)
+        }
         self.pairs = ctx.sampler(ctx.data.source_train, 11, paper_patch=SOURCE["lr_patch"])
         self.samplers = [self.pairs]
         self.iterations = ctx.config.stage_value("iters", SOURCE["iters"])
@@ -110,10 +127,12 @@ class DDNSRStage:
         self.networks = {"reconstruction": self.r, "degradation": self.deg, "d_lr": self.d_lr, "d_sr": self.d_sr}
         for module in self.networks.values():
             module.to(ctx.device)
-        self.optimizers = {n: torch.optim.Adam(m.parameters(), lr=JOINT["lr"], betas=(0.9, 0.999))
-                           for n, m in self.networks.items()}  # fmt: skip
-        self.schedulers = {n: torch.optim.lr_scheduler.MultiStepLR(o, JOINT["milestones"], 0.5)
-                           for n, o in self.optimizers.items()}  # fmt: skip
+        self.optimizers = {
+            n: torch.optim.Adam(m.parameters(), lr=JOINT["lr"], betas=(0.9, 0.999)) for n, m in self.networks.items()
+        }
+        self.schedulers = {
+            n: torch.optim.lr_scheduler.MultiStepLR(o, JOINT["milestones"], 0.5) for n, o in self.optimizers.items()
+        }
         self.vgg54 = perceptual_loss(ctx.config.perceptual, ctx.device)
         features = self.vgg54 is not None
         self.vgg22 = VGGFeatureLoss(VGG22_LAYER, distance="mse").to(ctx.device) if features else None
@@ -171,16 +190,29 @@ class DDNSRStage:
         for scheduler in self.schedulers.values():
             scheduler.step()
         self.done = iteration + 1
-        return {"cont": l_cont.item(), "adv_deg": l_adv_deg.item(), "cycle": l_cycle.item(), "percep": l_percep.item(),
-                "adv_sr": l_adv_sr.item(), "l1": l_l1.item(), **d_losses}  # fmt: skip
+        return {
+            "cont": l_cont.item(),
+            "adv_deg": l_adv_deg.item(),
+            "cycle": l_cycle.item(),
+            "percep": l_percep.item(),
+            "adv_sr": l_adv_sr.item(),
+            "l1": l_l1.item(),
+            **d_losses,
+        }
 
     def evaluate(self) -> dict[str, float]:
         return _evaluate(self.ctx, self.r)
 
     def export(self) -> dict[str, Any]:
         """srx's DDNSR checkpoint (``srx run ddnsr``, ``srx degrade``)."""
-        return {"format": DDNSR_FORMAT, "version": 1, "scale": self.ctx.data.scale, "iteration": self.done,
-                "reconstruction": cpu_state(self.r.state_dict()), "degradation": cpu_state(self.deg.state_dict())}  # fmt: skip
+        return {
+            "format": DDNSR_FORMAT,
+            "version": 1,
+            "scale": self.ctx.data.scale,
+            "iteration": self.done,
+            "reconstruction": cpu_state(self.r.state_dict()),
+            "degradation": cpu_state(self.deg.state_dict()),
+        }
 
 
 def plan(ctx: StageContext, start: StartWeights, run_root: Path) -> Plan:

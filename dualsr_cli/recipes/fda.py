@@ -58,7 +58,6 @@ def _lsgan(prediction: torch.Tensor, target: float) -> torch.Tensor:
     return ((prediction - target) ** 2).mean()
 
 
-
 def feature_statistics(features: torch.Tensor) -> torch.Tensor:
     """Per patch and channel: mean, standard deviation and high-pass energy |f − 3×3 mean of f|.
 
@@ -70,8 +69,9 @@ def feature_statistics(features: torch.Tensor) -> torch.Tensor:
     return torch.cat([features.mean(dim=(2, 3)), features.std(dim=(2, 3)), high_pass], dim=1)
 
 
-def linear_probe_accuracy(target: torch.Tensor, source: torch.Tensor, steps: int = 300,
-                          held_out: torch.Tensor | None = None) -> float:  # fmt: skip
+def linear_probe_accuracy(
+    target: torch.Tensor, source: torch.Tensor, steps: int = 300, held_out: torch.Tensor | None = None
+) -> float:
     """Held-out accuracy of a logistic regression telling pooled target features (0) from source (1).
 
     ``held_out`` (bool, target rows then source rows) names the test rows; by default a random half.
@@ -97,8 +97,9 @@ def probe_patches(data: CrossCameraData, lr_patch: int, cache: ImageCache, patch
 
 def encoder_probe(f_target: torch.Tensor, f_source: torch.Tensor, held_out: torch.Tensor | None) -> float:
     """Accuracy of the linear probe on the features' statistics: 0.5 when E hides the camera."""
-    return linear_probe_accuracy(feature_statistics(f_target).cpu(), feature_statistics(f_source).cpu(),
-                                 held_out=held_out)  # fmt: skip
+    return linear_probe_accuracy(
+        feature_statistics(f_target).cpu(), feature_statistics(f_source).cpu(), held_out=held_out
+    )
 
 
 def _probe(target: torch.Tensor, source: torch.Tensor, steps: int, held_out: torch.Tensor | None) -> float:
@@ -134,13 +135,20 @@ class FDAStage:
         self.ctx = ctx
         self.full = losses == "full"
         self.weights = {**LAMBDAS, "align": ctx.config.fda_lambda_align}
-        self.e, self.g_sr, self.g_t = build_generators(ctx.config.seed, smoke=ctx.config.preset == "smoke",
-                                                       scale=ctx.data.scale)  # fmt: skip
+        self.e, self.g_sr, self.g_t = build_generators(
+            ctx.config.seed, smoke=ctx.config.preset == "smoke", scale=ctx.data.scale
+        )
         self.d_f, self.d_t, self.d_sr = NLayerDiscriminator(64), NLayerDiscriminator(3), NLayerDiscriminator(3)
         for disc in (self.d_f, self.d_t, self.d_sr):
             init_normal(disc)
-        self.networks = {"E": self.e, "G_SR": self.g_sr, "G_t": self.g_t, "D_f": self.d_f, "D_t": self.d_t,
-                         "D_SR": self.d_sr}  # fmt: skip
+        self.networks = {
+            "E": self.e,
+            "G_SR": self.g_sr,
+            "G_t": self.g_t,
+            "D_f": self.d_f,
+            "D_t": self.d_t,
+            "D_SR": self.d_sr,
+        }
         for net in self.networks.values():
             net.to(ctx.device)
         self.generators = [self.e, self.g_t, self.g_sr]
@@ -150,8 +158,9 @@ class FDAStage:
             self.optimizers[name] = torch.optim.Adam(
                 self.networks[name].parameters(), lr=PAPER["lr"], betas=(0.9, 0.99)
             )
-        self.schedulers = {n: torch.optim.lr_scheduler.MultiStepLR(o, PAPER["milestones"], 0.5)
-                           for n, o in self.optimizers.items()}  # fmt: skip
+        self.schedulers = {
+            n: torch.optim.lr_scheduler.MultiStepLR(o, PAPER["milestones"], 0.5) for n, o in self.optimizers.items()
+        }
         self.vgg = perceptual_loss(ctx.config.perceptual, ctx.device)
         self.source = ctx.sampler(ctx.data.source_train, 21, paper_patch=PAPER["lr_patch"])
         self.target = ctx.sampler(ctx.data.target_train, 22, paper_patch=PAPER["lr_patch"])
@@ -249,9 +258,18 @@ class FDAStage:
             net.eval()
         report = self.feature_report()
         pairs = self.ctx.selection_pairs()
-        metrics = {"psnr": float("-inf")} if not pairs else evaluate_pairs(
-            lambda x: self.g_sr(self.e(x)), pairs, scale=self.ctx.data.scale, device=self.ctx.device,
-            protocol=self.ctx.config.protocol, lpips=self.ctx.lpips)  # fmt: skip
+        metrics = (
+            {"psnr": float("-inf")}
+            if not pairs
+            else evaluate_pairs(
+                lambda x: self.g_sr(self.e(x)),
+                pairs,
+                scale=self.ctx.data.scale,
+                device=self.ctx.device,
+                protocol=self.ctx.config.protocol,
+                lpips=self.ctx.lpips,
+            )
+        )
         for net in self.generators:
             net.train()
         return {**metrics, **report}
@@ -264,10 +282,19 @@ class FDAStage:
 
     def export(self) -> dict[str, Any]:
         """E and G_SR only (``srx run fda``); G_t and the discriminators live in the training state."""
-        model = {**{f"E.{k}": v for k, v in cpu_state(self.e.state_dict()).items()},
-                 **{f"G_SR.{k}": v for k, v in cpu_state(self.g_sr.state_dict()).items()}}  # fmt: skip
-        return {"format": FDA_FORMAT, "version": 1, "scale": self.ctx.data.scale, "features": 64,
-                "iteration": self.done, "losses": "full" if self.full else "rec", "model": model}  # fmt: skip
+        model = {
+            **{f"E.{k}": v for k, v in cpu_state(self.e.state_dict()).items()},
+            **{f"G_SR.{k}": v for k, v in cpu_state(self.g_sr.state_dict()).items()},
+        }
+        return {
+            "format": FDA_FORMAT,
+            "version": 1,
+            "scale": self.ctx.data.scale,
+            "features": 64,
+            "iteration": self.done,
+            "losses": "full" if self.full else "rec",
+            "model": model,
+        }
 
 
 def plan(ctx: StageContext, start: StartWeights, run_root: Path) -> Plan:

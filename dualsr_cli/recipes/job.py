@@ -307,8 +307,9 @@ class Cadence:
     log_every: int = 10
 
 
-def run_stage(stage: Stage, run_dir: RunDirectory, cadence: Cadence, *, resume: bool,
-              hooks: JobHooks | None = None) -> dict[str, Any]:  # fmt: skip
+def run_stage(
+    stage: Stage, run_dir: RunDirectory, cadence: Cadence, *, resume: bool, hooks: JobHooks | None = None
+) -> dict[str, Any]:
     """Train ``stage`` to the end (or continue it), keeping best/last/final checkpoints; returns the best export."""
     hooks = hooks or JobHooks()
     dist = run_dir.dist
@@ -336,8 +337,15 @@ def run_stage(stage: Stage, run_dir: RunDirectory, cadence: Cadence, *, resume: 
             lrs = {k: opt.param_groups[0]["lr"] for k, opt in stage.optimizers.items()}
             means = {k: float(np.mean(v)) for k, v in window.items()}
             steps = len(next(iter(window.values()), []))
-            run_dir.log({"stage": stage.name, "iteration": done, "losses": means, "lr": lrs,
-                         "it_per_s": steps / max(elapsed, 1e-9)})  # fmt: skip
+            run_dir.log(
+                {
+                    "stage": stage.name,
+                    "iteration": done,
+                    "losses": means,
+                    "lr": lrs,
+                    "it_per_s": steps / max(elapsed, 1e-9),
+                }
+            )
             window, tick = {}, time.perf_counter()
         if done % cadence.eval_every == 0 or done == stage.iterations:
             metrics = stage.evaluate() if dist.is_main else {"psnr": -math.inf}

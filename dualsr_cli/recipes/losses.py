@@ -62,8 +62,9 @@ def component_loss(result: list[torch.Tensor], target: torch.Tensor, *, gw: bool
     The masks come from ``target`` (the HR, or DADA's pseudo-label). The final term is GW or plain L1.
     """
     masks = harris_masks(target)
-    loss = sum(w * (m * sr - m * target).abs().mean() for w, m, sr in zip(COMPONENT_WEIGHTS, masks, result[:3],
-                                                                           strict=True))  # fmt: skip
+    loss = sum(
+        w * (m * sr - m * target).abs().mean() for w, m, sr in zip(COMPONENT_WEIGHTS, masks, result[:3], strict=True)
+    )
     final = gradient_weighted_loss(result[-1], target) if gw else (result[-1] - target).abs().mean()
     return loss + final
 

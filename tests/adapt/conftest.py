@@ -20,8 +20,9 @@ def circle_checkpoint(tmp_path_factory, drealsr):
     from dualsr_cli.recipes.config import AdaptConfig
 
     out = tmp_path_factory.mktemp("runs") / "full"
-    config = AdaptConfig.smoke(method="dada", data=drealsr, source="sony", target="olympus", out=out, iters=2,
-                               perceptual="none", device="cpu")  # fmt: skip
+    config = AdaptConfig.smoke(
+        method="dada", data=drealsr, source="sony", target="olympus", out=out, iters=2, perceptual="none", device="cpu"
+    )
     result = run_adapt(config)
     return out, result
 

@@ -39,8 +39,9 @@ def test_smoke_run_writes_every_stage_and_its_outputs_load_in_srx_run(circle_che
     assert set(result.test) == {"source-only", "adapted"}
     log = (out / "log.jsonl").read_text()
     assert '"deviation"' in log and '"validation"' in log and '"losses"' in log and '"test"' in log
-    model = load_model("dada", out / "checkpoints" / "3-dada" / "best.pt",
-                       maps_path=out / "checkpoints" / "2-circle" / "best.pt")  # fmt: skip
+    model = load_model(
+        "dada", out / "checkpoints" / "3-dada" / "best.pt", maps_path=out / "checkpoints" / "2-circle" / "best.pt"
+    )
     assert model.scale == 4
     assert load_model("cdc", out / "checkpoints" / "1-source-cdc" / "best.pt").scale == 4
 
@@ -51,16 +52,37 @@ def _final_weights(out):
 
 def test_killed_and_resumed_run_equals_an_uninterrupted_one(drealsr, circle_checkpoint, tmp_path):
     circle = circle_checkpoint[0] / "checkpoints" / "2-circle" / "best.pt"
-    common = ["adapt", "--data", str(drealsr), "--source", "sony", "--target", "olympus", "--source-weights",
-              str(circle), "--iters", "2", "--batch-size", "1", "--save-every", "1", "--eval-every", "10",
-              *SMOKE]  # fmt: skip
+    common = [
+        "adapt",
+        "--data",
+        str(drealsr),
+        "--source",
+        "sony",
+        "--target",
+        "olympus",
+        "--source-weights",
+        str(circle),
+        "--iters",
+        "2",
+        "--batch-size",
+        "1",
+        "--save-every",
+        "1",
+        "--eval-every",
+        "10",
+        *SMOKE,
+    ]
     straight = run_srx(*common, "--out", tmp_path / "straight")
     assert straight.returncode == 0, straight.stderr
 
     env = dict(os.environ, PYTHONPATH=str(REPO))
     cut = tmp_path / "cut"
-    proc = subprocess.Popen([sys.executable, "-m", "dualsr_cli", *common, "--out", str(cut)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dualsr_cli", *common, "--out", str(cut)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     last = cut / "checkpoints" / "3-dada" / "last.pt"
     deadline = time.time() + 300
     while not last.exists() and proc.poll() is None and time.time() < deadline:
@@ -82,10 +104,34 @@ def test_two_process_torchrun_run_completes(drealsr, circle_checkpoint, tmp_path
     torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.run(
-        [torchrun, "--standalone", "--nproc_per_node=2", "-m", "dualsr_cli", "adapt", "--data", str(drealsr),
-         "--source", "sony", "--target", "olympus", "--source-weights", str(circle), "--iters", "2", "--batch-size",
-         "1", "--out", str(tmp_path / "ddp"), *SMOKE], env=env, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+        [
+            torchrun,
+            "--standalone",
+            "--nproc_per_node=2",
+            "-m",
+            "dualsr_cli",
+            "adapt",
+            "--data",
+            str(drealsr),
+            "--source",
+            "sony",
+            "--target",
+            "olympus",
+            "--source-weights",
+            str(circle),
+            "--iters",
+            "2",
+            "--batch-size",
+            "1",
+            "--out",
+            str(tmp_path / "ddp"),
+            *SMOKE,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "ddp" / "checkpoints" / "3-dada" / "done.json").exists()
     assert '"world_size": 2' in (tmp_path / "ddp" / "config.json").read_text()
@@ -93,14 +139,28 @@ def test_two_process_torchrun_run_completes(drealsr, circle_checkpoint, tmp_path
 
 def test_bad_input_is_one_line_and_exit_2(drealsr, tmp_path):
     base = ["adapt", "--data", str(drealsr), "--out", str(tmp_path / "x"), *SMOKE]
-    assert_one_line_error(run_srx(*base, "--source", "leica", "--target", "sony"), "unknown camera 'leica'",
-                          "olympus")  # fmt: skip
+    assert_one_line_error(run_srx(*base, "--source", "leica", "--target", "sony"), "unknown camera 'leica'", "olympus")
     assert_one_line_error(run_srx(*base, "--source", "sony", "--target", "nikon"), "Nikon has no training")
-    assert_one_line_error(run_srx("adapt", "--data", str(tmp_path), "--source", "sony", "--target", "olympus",
-                                  "--out", str(tmp_path / "y"), *SMOKE), "Train_x4")  # fmt: skip
+    assert_one_line_error(
+        run_srx(
+            "adapt",
+            "--data",
+            str(tmp_path),
+            "--source",
+            "sony",
+            "--target",
+            "olympus",
+            "--out",
+            str(tmp_path / "y"),
+            *SMOKE,
+        ),
+        "Train_x4",
+    )
     from dualsr_cli.archs.rrdb import RRDBNet
 
     torch.save(RRDBNet(nb=1).state_dict(), tmp_path / "rrdb.pth")
-    assert_one_line_error(run_srx(*base, "--source", "sony", "--target", "olympus", "--source-weights",
-                                  tmp_path / "rrdb.pth"), "CDC or circle")  # fmt: skip
+    assert_one_line_error(
+        run_srx(*base, "--source", "sony", "--target", "olympus", "--source-weights", tmp_path / "rrdb.pth"),
+        "CDC or circle",
+    )
     assert not (tmp_path / "x" / "checkpoints").exists()

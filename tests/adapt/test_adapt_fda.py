@@ -36,7 +36,10 @@ def test_smoke_run_logs_alignment_and_loads_in_srx_run(drealsr, tmp_path):
     assert "D_f_on_target" in log and "probe_accuracy" in log and "cross-camera mode" in log
     validations = [json.loads(line) for line in log.splitlines() if '"validation"' in line]
     assert validations[0]["iteration"] == 0 and set(validations[0]["validation"]) == {
-        "D_f_on_target", "D_f_on_source", "probe_accuracy"}  # fmt: skip
+        "D_f_on_target",
+        "D_f_on_source",
+        "probe_accuracy",
+    }
     assert "psnr" in validations[1]["validation"]
     model = load_model("fda", out / "checkpoints" / "fda" / "best.pt")
     assert model.scale == 4
@@ -90,13 +93,30 @@ def _weights(out):
 
 
 def test_killed_and_resumed_run_equals_an_uninterrupted_one(drealsr, tmp_path):
-    common = ["adapt", "--data", str(drealsr), "--source", "sony", "--target", "olympus", "--iters", "6",
-              "--save-every", "1", "--eval-every", "100", *SMOKE]  # fmt: skip
+    common = [
+        "adapt",
+        "--data",
+        str(drealsr),
+        "--source",
+        "sony",
+        "--target",
+        "olympus",
+        "--iters",
+        "6",
+        "--save-every",
+        "1",
+        "--eval-every",
+        "100",
+        *SMOKE,
+    ]
     assert run_srx(*common, "--out", tmp_path / "straight").returncode == 0
     cut = tmp_path / "cut"
-    proc = subprocess.Popen([sys.executable, "-m", "dualsr_cli", *common, "--out", str(cut)],
-                            env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dualsr_cli", *common, "--out", str(cut)],
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     last = cut / "checkpoints" / "fda" / "last.pt"
     deadline = time.time() + 300
     while not last.exists() and proc.poll() is None and time.time() < deadline:
@@ -140,16 +160,31 @@ def test_bad_input(drealsr, tmp_path):
 
 @pytest.mark.parametrize("method", ["dasr", "ddnsr"])
 def test_fda_layouts_are_refused_for_other_methods(drealsr, tmp_path, method):
-    result = run_srx("adapt", "--data", drealsr, "--layout", "aim2019", "--method", method, "--out", tmp_path / "x",
-                     "--preset", "smoke", "--device", "cpu")  # fmt: skip
+    result = run_srx(
+        "adapt",
+        "--data",
+        drealsr,
+        "--layout",
+        "aim2019",
+        "--method",
+        method,
+        "--out",
+        tmp_path / "x",
+        "--preset",
+        "smoke",
+        "--device",
+        "cpu",
+    )
     assert_one_line_error(result, "exists for --method fda only")
 
 
 def test_alignment_weight_is_checked_and_bound_to_the_run(drealsr, tmp_path):
     base = ["adapt", "--data", drealsr, "--source", "sony", "--target", "olympus", "--out", str(tmp_path / "x")]
     assert_one_line_error(run_srx(*base, *SMOKE, "--fda-lambda-align", "-1"), "must be a number >= 0")
-    assert_one_line_error(run_srx(*base, "--method", "ddnsr", "--preset", "smoke", "--fda-lambda-align", "1"),
-                          "exist for --method fda only")  # fmt: skip
+    assert_one_line_error(
+        run_srx(*base, "--method", "ddnsr", "--preset", "smoke", "--fda-lambda-align", "1"),
+        "exist for --method fda only",
+    )
     identity = resume_identity("fda")  # FDA's own settings join the common ones
     run_dir = RunDirectory(tmp_path / "run")
     run_dir.write_config({"method": "fda", "fda_losses": "full", "fda_lambda_align": 0.01}, resume=False)
@@ -159,5 +194,7 @@ def test_alignment_weight_is_checked_and_bound_to_the_run(drealsr, tmp_path):
         )
     older = RunDirectory(tmp_path / "older")  # written before the key existed: it ran with the default
     older.write_config({"method": "fda"}, resume=False)
-    older.write_config({"method": "fda", "fda_losses": "full", "fda_lambda_align": 0.01}, resume=True, identity=identity)
+    older.write_config(
+        {"method": "fda", "fda_losses": "full", "fda_lambda_align": 0.01}, resume=True, identity=identity
+    )
     assert "fda_lambda_align" not in resume_identity("dada")

@@ -17,8 +17,9 @@ from tests.synthetic import camera_models, make_drealsr
 
 def smoke(method: str, drealsr, out, **kwargs):
     settings = {"iters": 2, "perceptual": "none", **kwargs}
-    config = AdaptConfig.smoke(method=method, data=drealsr, source="sony", target="olympus", out=out, device="cpu",
-                               **settings)  # fmt: skip
+    config = AdaptConfig.smoke(
+        method=method, data=drealsr, source="sony", target="olympus", out=out, device="cpu", **settings
+    )
     return run_adapt(config)
 
 
@@ -72,8 +73,14 @@ def test_every_recipe_runs_with_its_perceptual_losses(method, drealsr, tmp_path,
     if method == "dasr":  # AlexNet-LPIPS (the DSN's perceptual term) cannot take 16 px patches
         with pytest.raises(ConfigError, match="at least 31 px"):
             smoke(method, drealsr, tmp_path / "small", **options)
-        drealsr = make_drealsr(tmp_path / "data", camera_models(["sony", "olympus"]), train_patches=4,
-                               test_images=1, patch_hr=128, test_hr=64)  # fmt: skip
+        drealsr = make_drealsr(
+            tmp_path / "data",
+            camera_models(["sony", "olympus"]),
+            train_patches=4,
+            test_images=1,
+            patch_hr=128,
+            test_hr=64,
+        )
         options["patch_size"] = 32
     result = smoke(method, drealsr, tmp_path / method, **options)
     log = (tmp_path / method / "log.jsonl").read_text()

@@ -49,14 +49,26 @@ def test_rrdb_has_the_official_dasr_srn_keys():
     net = RRDBNet()
     assert keys_of(net) == official_keys("rrdb_esrgan_old_x4.txt")
     assert params(net) == 16_697_987
-    assert rrdb_arguments(net.state_dict()) == {"in_nc": 3, "out_nc": 3, "nf": 64, "nb": 23, "gc": 32, "scale": 4,
-                                                "unshuffle": 1}  # fmt: skip
+    assert rrdb_arguments(net.state_dict()) == {
+        "in_nc": 3,
+        "out_nc": 3,
+        "nf": 64,
+        "nb": 23,
+        "gc": 32,
+        "scale": 4,
+        "unshuffle": 1,
+    }
 
 
 def to_mmsr_layout(state: dict) -> dict:
     """Independent writer of the mmsr-era ESRGAN layout (as xinntao/ESRGAN's RRDBNet_arch names it)."""
-    names = {"model.0": "conv_first", "model.3": "upconv1", "model.6": "upconv2", "model.8": "HRconv",
-             "model.10": "conv_last"}  # fmt: skip
+    names = {
+        "model.0": "conv_first",
+        "model.3": "upconv1",
+        "model.6": "upconv2",
+        "model.8": "HRconv",
+        "model.10": "conv_last",
+    }
     blocks = 1 + max(int(m.group(1)) for k in state if (m := re.match(r"model\.1\.sub\.(\d+)\.RDB", k)))
     out = {}
     for key, value in state.items():

@@ -61,8 +61,10 @@ def test_lpips_loads_offline_from_the_torch_hub_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "home"))
     (tmp_path / "home" / "hub" / "checkpoints").mkdir(parents=True)
     torch.manual_seed(0)
-    torch.save(torchvision.models.alexnet(weights=None).state_dict(),
-               tmp_path / "home" / "hub" / "checkpoints" / "alexnet-owt-7be5be79.pth")  # fmt: skip
+    torch.save(
+        torchvision.models.alexnet(weights=None).state_dict(),
+        tmp_path / "home" / "hub" / "checkpoints" / "alexnet-owt-7be5be79.pth",
+    )
     metric = load_lpips(torch.device("cpu"))
     assert metric.unavailable_reason is None
     a = photo("astronaut")[:64, :64] / 255.0
@@ -100,8 +102,9 @@ def test_size_mismatch_is_skipped_with_a_warning_or_an_error_with_strict(dataset
     warnings = []
     from dualsr_cli.bench.runner import BenchHooks
 
-    report = run_benchmark(dataset, [build_method("bicubic", MethodContext(scale=2))],
-                           hooks=BenchHooks(warn=warnings.append))  # fmt: skip
+    report = run_benchmark(
+        dataset, [build_method("bicubic", MethodContext(scale=2))], hooks=BenchHooks(warn=warnings.append)
+    )
     assert [r.item for r in report.records] == ["astronaut", "chelsea"]
     assert len(warnings) == 1 and "coffee" in warnings[0] and "192x180" in warnings[0]
     with pytest.raises(ImageSizeError, match="coffee"):
@@ -137,8 +140,21 @@ def test_killed_run_loses_at_most_the_image_in_flight(dataset_factory, tmp_path)
     root = dataset_factory("plain")
     out = tmp_path / "killed"
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    args = [sys.executable, "-m", "dualsr_cli", "bench", str(root), "--out", str(out), "-m", "dualsr:iters=10",
-            "--no-lpips", "--device", "cpu", "--quiet"]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "dualsr_cli",
+        "bench",
+        str(root),
+        "--out",
+        str(out),
+        "-m",
+        "dualsr:iters=10",
+        "--no-lpips",
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
     while time.time() < deadline:
@@ -163,11 +179,17 @@ def test_torchrun_two_processes_equal_a_single_process(dataset_factory, tmp_path
     common = ["bench", str(root), "-m", "bicubic", "-m", "dualsr:iters=2", "--no-lpips", "--device", "cpu", "-q"]
     torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
     launch = [torchrun, "--standalone", "--nproc_per_node=2", "-m", "dualsr_cli", *common]
-    multi = subprocess.run([*launch, "--out", str(tmp_path / "multi")], env=env, capture_output=True, text=True,
-                           timeout=600)  # fmt: skip
+    multi = subprocess.run(
+        [*launch, "--out", str(tmp_path / "multi")], env=env, capture_output=True, text=True, timeout=600
+    )
     assert multi.returncode == 0, multi.stderr
-    single = subprocess.run([sys.executable, "-m", "dualsr_cli", *common, "--out", str(tmp_path / "single")],
-                            env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+    single = subprocess.run(
+        [sys.executable, "-m", "dualsr_cli", *common, "--out", str(tmp_path / "single")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert single.returncode == 0, single.stderr
     strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
     multi_rows = read_rows(tmp_path / "multi" / "results.csv")
@@ -203,8 +225,19 @@ def test_pretrained_checkpoints_plug_into_the_registry(dataset_factory, tmp_path
     init_rrdb(net)
     torch.save({"params": net.state_dict()}, tmp_path / "srn.pth")
     root = dataset_factory("drealsr")  # x4
-    result = run_srx("bench", root, "-m", "bicubic", "-m", f"dasr:{tmp_path / 'srn.pth'}", "--no-lpips", "--device",
-                     "cpu", "--out", tmp_path / "out")  # fmt: skip
+    result = run_srx(
+        "bench",
+        root,
+        "-m",
+        "bicubic",
+        "-m",
+        f"dasr:{tmp_path / 'srn.pth'}",
+        "--no-lpips",
+        "--device",
+        "cpu",
+        "--out",
+        tmp_path / "out",
+    )
     assert result.returncode == 0, result.stderr
     methods = {r["method"] for r in read_rows(tmp_path / "out" / "results.csv")}
     assert methods == {"bicubic", f"dasr:{tmp_path / 'srn.pth'}"}

@@ -43,8 +43,9 @@ def test_div2krk_pairs_different_stems_and_finds_kernels(dataset_factory):
     dataset = detect(root)
     assert dataset.layout == "div2krk" and dataset.scale == 2 and dataset.other_scales == [4]
     assert [p.item for p in dataset.pairs] == ["im_1", "im_2", "im_3"]
-    assert all(p.hr.name == f"img_{p.item[3:]}_gt.png" and p.kernel.name == f"kernel_{p.item[3:]}.mat"
-               for p in dataset.pairs)  # fmt: skip
+    assert all(
+        p.hr.name == f"img_{p.item[3:]}_gt.png" and p.kernel.name == f"kernel_{p.item[3:]}.mat" for p in dataset.pairs
+    )
     assert_pairs_consistent(dataset)
     x4 = detect(root, scale=4)
     assert all(p.kernel is None for p in x4.pairs)

@@ -38,8 +38,16 @@ def swinir() -> torch.nn.Module:
     from spandrel.architectures.SwinIR import SwinIR
 
     torch.manual_seed(6)
-    return SwinIR(img_size=16, embed_dim=12, depths=[1], num_heads=[2], window_size=4, mlp_ratio=2.0, upscale=2,
-                  upsampler="pixelshuffledirect").eval()  # fmt: skip
+    return SwinIR(
+        img_size=16,
+        embed_dim=12,
+        depths=[1],
+        num_heads=[2],
+        window_size=4,
+        mlp_ratio=2.0,
+        upscale=2,
+        upsampler="pixelshuffledirect",
+    ).eval()
 
 
 def span() -> torch.nn.Module:
@@ -105,8 +113,10 @@ def test_old_style_esrgan_goes_to_srx_rrdb_loader_with_metadata_kept(tmp_path):
 
     assert spandrel.ModelLoader().load_from_file(tmp_path / "RRDB_ESRGAN_x4.pth").architecture.name == "ESRGAN"
     srx("run", camera, "-w", tmp_path / "RRDB_ESRGAN_x4.pth", "-o", tmp_path / "sr.png", "-t", "0", "-q")
-    difference = np.abs(read_image(tmp_path / "sr.png").color.astype(int) - spandrel_output(
-        tmp_path / "RRDB_ESRGAN_x4.pth", camera).astype(int))  # fmt: skip
+    difference = np.abs(
+        read_image(tmp_path / "sr.png").color.astype(int)
+        - spandrel_output(tmp_path / "RRDB_ESRGAN_x4.pth", camera).astype(int)
+    )
     assert difference.max() <= 1
 
 
@@ -114,8 +124,13 @@ def dada_checkpoint(path):
     from dualsr_cli.archs.deresnet import DeResNet
 
     up_s, up_t = cdc(2, seed=3), cdc(2, seed=4)
-    torch.save({"break_info": {"epoch": 2}, "model": {"up_s": up_s.state_dict(), "up_t": up_t.state_dict(),
-                "down_t": DeResNet(scale=2).state_dict()}}, path)  # fmt: skip
+    torch.save(
+        {
+            "break_info": {"epoch": 2},
+            "model": {"up_s": up_s.state_dict(), "up_t": up_t.state_dict(), "down_t": DeResNet(scale=2).state_dict()},
+        },
+        path,
+    )
     return up_t
 
 
@@ -124,8 +139,9 @@ def test_cdc_on_a_dada_checkpoint_runs_up_t_and_auto_agrees(tmp_path):
     lr_photo = write_image(tmp_path / "lr.png", photo("coffee")[100:116, 200:216] / 255.0)  # CDC is slow on CPU
     result = srx("run", "cdc", lr_photo, "-w", tmp_path / "DADA_best.pth", "-o", tmp_path / "cdc.png", "-t", "0", "-q")
     assert result.returncode == 0, result.stderr
-    np.testing.assert_array_equal(read_image(tmp_path / "cdc.png").color,
-                                  expected_output(lambda x: up_t.upscale(x), lr_photo))  # fmt: skip
+    np.testing.assert_array_equal(
+        read_image(tmp_path / "cdc.png").color, expected_output(lambda x: up_t.upscale(x), lr_photo)
+    )
     auto = srx("run", "auto", lr_photo, "-w", tmp_path / "DADA_best.pth", "-o", tmp_path / "auto.png", "-t", "0")
     assert auto.returncode == 0, auto.stderr
     assert "cdc (srx) x2" in auto.stdout
@@ -133,8 +149,9 @@ def test_cdc_on_a_dada_checkpoint_runs_up_t_and_auto_agrees(tmp_path):
 
 
 def test_unknown_and_wrong_kind_checkpoints_are_one_line_errors(tmp_path, lr_photo):
-    torch.save({"encoder.stem.weight": torch.zeros(8, 3, 3, 3), "encoder.stem.bias": torch.zeros(8)},
-               tmp_path / "mystery.pth")  # fmt: skip
+    torch.save(
+        {"encoder.stem.weight": torch.zeros(8, 3, 3, 3), "encoder.stem.bias": torch.zeros(8)}, tmp_path / "mystery.pth"
+    )
     result = srx("run", "auto", lr_photo, "-w", tmp_path / "mystery.pth", "-o", tmp_path / "x.png")
     assert_one_line_error(result, "no known architecture", "2 tensors", "encoder.stem.weight [8, 3, 3, 3]")
     assert not (tmp_path / "x.png").exists()
@@ -142,11 +159,23 @@ def test_unknown_and_wrong_kind_checkpoints_are_one_line_errors(tmp_path, lr_pho
     from dualsr_cli.archs.deresnet import DeResNet
 
     torch.save(DeResNet(scale=2).state_dict(), tmp_path / "dsn.pth")
-    assert_one_line_error(srx("run", lr_photo, "-w", tmp_path / "dsn.pth", "-o", tmp_path / "x.png"),
-                          "DeResnet", "srx degrade")  # fmt: skip
+    assert_one_line_error(
+        srx("run", lr_photo, "-w", tmp_path / "dsn.pth", "-o", tmp_path / "x.png"), "DeResnet", "srx degrade"
+    )
     torch.save({"params": compact().state_dict()}, tmp_path / "compact.pth")
-    assert_one_line_error(srx("run", lr_photo, "-w", tmp_path / "compact.pth", "--maps-weights",
-                              tmp_path / "compact.pth", "-o", tmp_path / "x.png"), "--maps-weights")  # fmt: skip
+    assert_one_line_error(
+        srx(
+            "run",
+            lr_photo,
+            "-w",
+            tmp_path / "compact.pth",
+            "--maps-weights",
+            tmp_path / "compact.pth",
+            "-o",
+            tmp_path / "x.png",
+        ),
+        "--maps-weights",
+    )
     assert_one_line_error(srx("run", "auto", "-w", tmp_path / "compact.pth"), "no input given")
     assert not (tmp_path / "x.png").exists()
 
@@ -155,8 +184,10 @@ def test_one_channel_spandrel_model_runs_on_gray_images(tmp_path):
     from spandrel.architectures.Compact import Compact
 
     torch.manual_seed(8)
-    torch.save({"params": Compact(num_in_ch=1, num_out_ch=1, num_feat=8, num_conv=2, upscale=2).state_dict()},
-               tmp_path / "gray.pth")  # fmt: skip
+    torch.save(
+        {"params": Compact(num_in_ch=1, num_out_ch=1, num_feat=8, num_conv=2, upscale=2).state_dict()},
+        tmp_path / "gray.pth",
+    )
     gray = write_image(tmp_path / "g.png", photo("camera")[200:232, 200:240, :1] / 255.0)
     result = srx("run", gray, "-w", tmp_path / "gray.pth", "-o", tmp_path / "sr.png", "-t", "0")
     assert result.returncode == 0, result.stderr

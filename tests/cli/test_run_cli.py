@@ -80,25 +80,46 @@ CASES = {
 def test_run_output_equals_a_direct_forward(tmp_path, lr_photo, case):
     arch, checkpoint, module = CASES[case]
     torch.save(checkpoint(), tmp_path / "w.pth")
-    result = run_srx("run", arch, lr_photo, "-w", tmp_path / "w.pth", "-o", tmp_path / "sr.png", "-t", "0", "-q",
-                     "--device", "cpu")  # fmt: skip
+    result = run_srx(
+        "run", arch, lr_photo, "-w", tmp_path / "w.pth", "-o", tmp_path / "sr.png", "-t", "0", "-q", "--device", "cpu"
+    )
     assert result.returncode == 0, result.stderr
     np.testing.assert_array_equal(read_image(tmp_path / "sr.png").color, expected_output(module(), lr_photo))
 
 
 def test_dada_combines_up_t_with_the_source_models_maps(tmp_path, lr_photo):
     up_t, up_0 = cdc(2, seed=3), cdc(2, seed=4)
-    torch.save({"break_info": {"epoch": 2}, "model": {"up_s": up_0.state_dict(), "up_t": up_t.state_dict(),
-                "down_t": DeResNet(scale=2).state_dict()}}, tmp_path / "dada.pth")  # fmt: skip
-    torch.save({"break_info": {}, "model": {"up": up_0.state_dict(), "down": DeResNet(scale=2).state_dict()}},
-               tmp_path / "circle.pth")  # fmt: skip
-    result = run_srx("run", "dada", lr_photo, "-w", tmp_path / "dada.pth", "--maps-weights", tmp_path / "circle.pth",
-                     "-o", tmp_path / "sr.png", "-t", "0", "-q")  # fmt: skip
+    torch.save(
+        {
+            "break_info": {"epoch": 2},
+            "model": {"up_s": up_0.state_dict(), "up_t": up_t.state_dict(), "down_t": DeResNet(scale=2).state_dict()},
+        },
+        tmp_path / "dada.pth",
+    )
+    torch.save(
+        {"break_info": {}, "model": {"up": up_0.state_dict(), "down": DeResNet(scale=2).state_dict()}},
+        tmp_path / "circle.pth",
+    )
+    result = run_srx(
+        "run",
+        "dada",
+        lr_photo,
+        "-w",
+        tmp_path / "dada.pth",
+        "--maps-weights",
+        tmp_path / "circle.pth",
+        "-o",
+        tmp_path / "sr.png",
+        "-t",
+        "0",
+        "-q",
+    )
     assert result.returncode == 0, result.stderr
     expected = expected_output(DADAUpscaler(up_t, up_0).eval(), lr_photo)
     np.testing.assert_array_equal(read_image(tmp_path / "sr.png").color, expected)
-    assert_one_line_error(run_srx("run", "dada", lr_photo, "-w", tmp_path / "dada.pth", "-o", tmp_path / "x.png"),
-                          "--maps-weights")  # fmt: skip
+    assert_one_line_error(
+        run_srx("run", "dada", lr_photo, "-w", tmp_path / "dada.pth", "-o", tmp_path / "x.png"), "--maps-weights"
+    )
 
 
 def test_cdc_pads_sizes_that_are_not_multiples_of_16_and_crops_back():
@@ -134,8 +155,9 @@ def test_full_size_official_checkpoints_load(tmp_path):
     torch.save({k: torch.zeros(s) for k, s in official_keys("rrdb_esrgan_old_x4.txt")}, tmp_path / "srn.pth")
     model = load_model("dasr", tmp_path / "srn.pth")
     assert model.scale == 4 and model.module.model[1].sub[22] is not None
-    torch.save({"Name": "x", "state_dict": {k: torch.zeros(s) for k, s in official_keys("cdc_x4.txt")}},
-               tmp_path / "cdc.pth")  # fmt: skip
+    torch.save(
+        {"Name": "x", "state_dict": {k: torch.zeros(s) for k, s in official_keys("cdc_x4.txt")}}, tmp_path / "cdc.pth"
+    )
     assert load_model("cdc", tmp_path / "cdc.pth").scale == 4
 
 
@@ -149,8 +171,14 @@ def test_bad_checkpoints_are_one_line_errors_without_output(tmp_path, lr_photo):
     wrong = rrdb().state_dict()
     wrong["model.0.weight"] = torch.zeros(64, 3, 5, 5)
     torch.save(wrong, tmp_path / "wrong.pth")
-    cases = {"truncated.pth": "truncated", "random.pth": "cannot read", "cdc.pth": "not ESRGAN RRDBNet",
-             "disc.pth": "discriminator", "wrong.pth": "wrong shape", "missing.pth": "not found"}  # fmt: skip
+    cases = {
+        "truncated.pth": "truncated",
+        "random.pth": "cannot read",
+        "cdc.pth": "not ESRGAN RRDBNet",
+        "disc.pth": "discriminator",
+        "wrong.pth": "wrong shape",
+        "missing.pth": "not found",
+    }
     before = file_digest(lr_photo)
     for name, fragment in cases.items():
         out = tmp_path / f"out_{name}"
@@ -158,8 +186,10 @@ def test_bad_checkpoints_are_one_line_errors_without_output(tmp_path, lr_photo):
         assert_one_line_error(result, fragment)
         assert not out.exists()
     assert file_digest(lr_photo) == before
-    assert_one_line_error(run_srx("run", "dasr", lr_photo, "-w", tmp_path / "good.pth", "--half", "-o", tmp_path / "h"),
-                          "--half needs a CUDA device")  # fmt: skip
+    assert_one_line_error(
+        run_srx("run", "dasr", lr_photo, "-w", tmp_path / "good.pth", "--half", "-o", tmp_path / "h"),
+        "--half needs a CUDA device",
+    )
 
 
 def test_folder_gray_alpha_16bit_suffix_ext_and_outscale(tmp_path):
@@ -180,16 +210,31 @@ def test_folder_gray_alpha_16bit_suffix_ext_and_outscale(tmp_path):
     rgba = read_image(tmp_path / "o" / "a_rgba_x2.png")
     assert rgba.alpha is not None and np.all(np.abs(rgba.alpha.astype(int) - 128) <= 1)
     assert (tmp_path / "o" / "c_x2.jpg").exists()
-    again = run_srx("run", "dasr", folder, "-w", tmp_path / "w.pth", "-o", tmp_path / "o", "--suffix", "", "--ext",
-                    "webp", "--skip-existing", "-q")  # fmt: skip
+    again = run_srx(
+        "run",
+        "dasr",
+        folder,
+        "-w",
+        tmp_path / "w.pth",
+        "-o",
+        tmp_path / "o",
+        "--suffix",
+        "",
+        "--ext",
+        "webp",
+        "--skip-existing",
+        "-q",
+    )
     assert again.returncode == 0 and (tmp_path / "o" / "c.webp").exists() and (tmp_path / "o" / "a_rgba.webp").exists()
 
 
 def test_degrade_with_a_dasr_dsn_and_a_ddnsr_checkpoint(tmp_path):
     torch.manual_seed(0)
     dsn = DeResNet().eval()
-    torch.save({"epoch": 5, "iteration": 99, "model_g_state_dict": dsn.state_dict(), "models_d_state_dict": {}},
-               tmp_path / "dsn.tar")  # fmt: skip
+    torch.save(
+        {"epoch": 5, "iteration": 99, "model_g_state_dict": dsn.state_dict(), "models_d_state_dict": {}},
+        tmp_path / "dsn.tar",
+    )
     write_image(tmp_path / "hr.png", photo("astronaut")[:130, :150] / 255.0)
     result = run_srx("degrade", tmp_path / "hr.png", "-w", tmp_path / "dsn.tar", "-o", tmp_path / "o", "-q")
     assert result.returncode == 0, result.stderr
@@ -199,13 +244,31 @@ def test_degrade_with_a_dasr_dsn_and_a_ddnsr_checkpoint(tmp_path):
         direct = dsn(torch.from_numpy(read_image(tmp_path / "hr.png").rgb_float64().transpose(2, 0, 1)[None]).float())
     assert np.abs(lr.color.astype(int) - quantize(direct[0].permute(1, 2, 0).numpy(), 8).astype(int)).max() <= 1
     ddn = DualInputDegradation(scale=4)
-    torch.save({"format": DDNSR_FORMAT, "version": 1, "scale": 4, "reconstruction": rrdb(1).state_dict(),
-                "degradation": ddn.state_dict()}, tmp_path / "ddnsr.pth")  # fmt: skip
+    torch.save(
+        {
+            "format": DDNSR_FORMAT,
+            "version": 1,
+            "scale": 4,
+            "reconstruction": rrdb(1).state_dict(),
+            "degradation": ddn.state_dict(),
+        },
+        tmp_path / "ddnsr.pth",
+    )
     write_image(tmp_path / "real_lr.png", photo("coffee")[:20, :20] / 255.0)
-    assert_one_line_error(run_srx("degrade", tmp_path / "hr.png", "-w", tmp_path / "ddnsr.pth", "-o", tmp_path / "d"),
-                          "--reference")  # fmt: skip
-    ok = run_srx("degrade", tmp_path / "hr.png", "-w", tmp_path / "ddnsr.pth", "--reference", tmp_path / "real_lr.png",
-                 "-o", tmp_path / "d", "-q")  # fmt: skip
+    assert_one_line_error(
+        run_srx("degrade", tmp_path / "hr.png", "-w", tmp_path / "ddnsr.pth", "-o", tmp_path / "d"), "--reference"
+    )
+    ok = run_srx(
+        "degrade",
+        tmp_path / "hr.png",
+        "-w",
+        tmp_path / "ddnsr.pth",
+        "--reference",
+        tmp_path / "real_lr.png",
+        "-o",
+        tmp_path / "d",
+        "-q",
+    )
     assert ok.returncode == 0, ok.stderr
     assert read_image(tmp_path / "d" / "hr_lr.png").width == 38
 

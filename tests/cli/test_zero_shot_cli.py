@@ -232,10 +232,29 @@ def test_torchrun_shards_a_folder_across_ranks(tmp_path):
 
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.run(
-        [torchrun, "--standalone", "--nproc_per_node=2", "-m", "dualsr_cli", "zero-shot", str(folder), "--iters", "2",
-         "--quiet", "--out", str(tmp_path / "o"), "--json", str(tmp_path / "s.json"), "--device", "cpu"],
-        env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            torchrun,
+            "--standalone",
+            "--nproc_per_node=2",
+            "-m",
+            "dualsr_cli",
+            "zero-shot",
+            str(folder),
+            "--iters",
+            "2",
+            "--quiet",
+            "--out",
+            str(tmp_path / "o"),
+            "--json",
+            str(tmp_path / "s.json"),
+            "--device",
+            "cpu",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in (tmp_path / "o").glob("*_x2.png")) == ["a_x2.png", "b_x2.png", "c_x2.png"]
     summary = json.loads((tmp_path / "s.json").read_text())

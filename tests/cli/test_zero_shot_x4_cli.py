@@ -46,8 +46,23 @@ def degraded_pair(tmp_path):
 def test_twice_on_a_folder_with_gt_kernels_json_progress_and_skip_existing(degraded_pair):
     root = degraded_pair
     before = file_digest(root / "lr" / "coffee.png")
-    result = srx(root / "lr", *FEW, "--x4-method", "twice", "--out", root / "o", "--gt", root / "hr",
-                 "--gt-kernel", root / "k", "--json", root / "s.json", "--save-kernel", "--device", "cpu")  # fmt: skip
+    result = srx(
+        root / "lr",
+        *FEW,
+        "--x4-method",
+        "twice",
+        "--out",
+        root / "o",
+        "--gt",
+        root / "hr",
+        "--gt-kernel",
+        root / "k",
+        "--json",
+        root / "s.json",
+        "--save-kernel",
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0, (result.stderr, result.exception)
     for name in ("astronaut", "coffee"):
         sr = read_image(root / "o" / f"{name}_x4.png")
@@ -82,8 +97,18 @@ def test_joint_tiled_equals_untiled_and_corrected_changes_the_result(tmp_path):
         "corrected": ("--tile", "0", "--corrected"),
     }
     for name, extra in runs.items():
-        result = srx(tmp_path / "in.png", *FEW, "--x4-method", "joint", "--quiet", "--out", tmp_path / f"{name}.png",
-                     "--seed", "3", *extra)  # fmt: skip
+        result = srx(
+            tmp_path / "in.png",
+            *FEW,
+            "--x4-method",
+            "joint",
+            "--quiet",
+            "--out",
+            tmp_path / f"{name}.png",
+            "--seed",
+            "3",
+            *extra,
+        )
         assert result.exit_code == 0, (result.stderr, result.exception)
     untiled = iio.imread(tmp_path / "untiled.png").astype(int)
     assert untiled.shape == (400, 440, 3)
@@ -121,11 +146,30 @@ def test_torchrun_shards_x4_runs_across_ranks(tmp_path):
 
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.run(
-        [torchrun, "--standalone", "--nproc_per_node=2", "-m", "dualsr_cli", "zero-shot", str(folder), *FEW,
-         "--x4-method", "joint", "--quiet", "--out", str(tmp_path / "o"), "--json", str(tmp_path / "s.json"),
-         "--device", "cpu"],
-        env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            torchrun,
+            "--standalone",
+            "--nproc_per_node=2",
+            "-m",
+            "dualsr_cli",
+            "zero-shot",
+            str(folder),
+            *FEW,
+            "--x4-method",
+            "joint",
+            "--quiet",
+            "--out",
+            str(tmp_path / "o"),
+            "--json",
+            str(tmp_path / "s.json"),
+            "--device",
+            "cpu",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in (tmp_path / "o").glob("*_x4.png")) == ["a_x4.png", "b_x4.png", "c_x4.png"]
     assert len(list((tmp_path / "o").glob("*_kernel_x4.mat"))) == 3

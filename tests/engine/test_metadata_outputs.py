@@ -50,8 +50,12 @@ def test_bench_saved_images_keep_the_lr_metadata(tmp_path):
     hr = photo("chelsea")[:64, :48] / 255.0
     write_image(tmp_path / "set" / "HR" / "cat.png", hr, mkdir=True)
     write_image(tmp_path / "set" / "LR" / "cat.png", hr[::2, ::2], mkdir=True, metadata=metadata)
-    report = run_benchmark(detect(tmp_path / "set", scale=2), [build_method("bicubic", MethodContext(scale=2))],
-                           out_dir=tmp_path / "out", save_images=True)  # fmt: skip
+    report = run_benchmark(
+        detect(tmp_path / "set", scale=2),
+        [build_method("bicubic", MethodContext(scale=2))],
+        out_dir=tmp_path / "out",
+        save_images=True,
+    )
     assert len(report.records) == 1
     saved = tmp_path / "out" / "images" / "bicubic" / "cat.png"
     assert_camera_metadata_kept(saved, size=(48, 64), dpi=600, icc=icc_profile())

@@ -82,8 +82,11 @@ def test_numpy_and_torch_paths_agree():
 
 
 @settings(max_examples=60, deadline=None)
-@given(length=st.integers(1, 200), scale=st.sampled_from([0.25, 1 / 3, 0.5, 2.0, 3.0, 4.0]),
-       boundary=st.sampled_from(["symmetric", "dualsr"]))  # fmt: skip
+@given(
+    length=st.integers(1, 200),
+    scale=st.sampled_from([0.25, 1 / 3, 0.5, 2.0, 3.0, 4.0]),
+    boundary=st.sampled_from(["symmetric", "dualsr"]),
+)
 def test_any_length_and_scale_keeps_constants_constant(length, scale, boundary):
     matrix = resize_matrix(length, scale, None, boundary)
     assert matrix.shape == (output_length(length, scale), length)

@@ -1,4 +1,7 @@
-"""Settings of one DualSR zero-shot run. Defaults are the official code's (``docs/dualsr.md`` §4–5; the quirks §10)."""
+"""Settings of one DualSR zero-shot run.
+
+Defaults are the official code's (``docs/dualsr.md`` §4–5; the quirks §10).
+"""
 
 from __future__ import annotations
 
