@@ -13,7 +13,14 @@ from ._version import __version__
 
 _LAZY_EXPORTS = {
     "ZeroShotConfig": "dualsr_cli.engine.zero_shot.config",
+    "BatchSettings": "dualsr_cli.engine.zero_shot.config",
     "zero_shot_image": "dualsr_cli.engine.zero_shot.pipeline",
+    "FolderOptions": "dualsr_cli.engine.zero_shot.folder",
+    "plan_folder": "dualsr_cli.engine.zero_shot.folder",
+    "zero_shot_folder": "dualsr_cli.engine.zero_shot.folder",
+    "AdaptConfig": "dualsr_cli.recipes.config",
+    "run_adapt": "dualsr_cli.recipes",
+    "run_benchmark": "dualsr_cli.bench.runner",
     "DualSRTrainer": "dualsr_cli.engine.zero_shot.trainer",
     "read_image": "dualsr_cli.image_io",
     "write_image": "dualsr_cli.image_io",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,19 +51,49 @@ class CliResult:
     stderr: str
 
 
-def run_srx(*args: str | os.PathLike, cwd: Path | None = None, timeout: float = 600) -> CliResult:
-    """Run the real console entry point in a subprocess, as a user would."""
-    env = dict(os.environ, PYTHONPATH=str(REPO), COLUMNS="200")
-    env.pop("SRX_DEBUG", None)
+def run_srx(
+    *args: str | os.PathLike, cwd: Path | None = None, timeout: float = 600, process: bool = False
+) -> CliResult:
+    """Run ``srx ARGS`` through the console entry point: in this process (``run_cli``, output captured), or
+    with ``process=True`` in a subprocess as a user would (for what needs a real process: kills, torchrun,
+    interpreter-level warnings, a cold start)."""
+    env = {"COLUMNS": "200", "SRX_DEBUG": None}
+    if not process:
+        return run_in_process([str(a) for a in args], env=env, cwd=cwd)
+    child_env = dict(os.environ, PYTHONPATH=str(REPO), COLUMNS="200")
+    child_env.pop("SRX_DEBUG", None)
     proc = subprocess.run(
         [sys.executable, "-m", "dualsr_cli", *map(str, args)],
         capture_output=True,
         text=True,
         cwd=cwd,
-        env=env,
+        env=child_env,
         timeout=timeout,
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_in_process(argv: list[str], *, env: dict[str, str | None] | None = None, cwd: Path | None = None) -> CliResult:
+    """``srx ARGV`` in this process with stdout/stderr captured and ``env`` applied (None removes a variable)."""
+    from dualsr_cli.cli import run_cli
+
+    saved = {key: os.environ.get(key) for key in (env or {})}
+    for key, value in (env or {}).items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.chdir(cwd or os.getcwd()), redirect_stdout(out), redirect_stderr(err):
+            code = run_cli(argv)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return CliResult(code, out.getvalue(), err.getvalue())
 
 
 def file_digest(path: Path) -> str:

@@ -339,6 +339,92 @@ def _save_references(
         _save_kernel(files.true_kernel(pair.item), true_kernel)
 
 
+def _split_by_size(
+    pairs: list[Pair], scale: int, methods: list[Method], *, strict: bool
+) -> tuple[list[Pair], list[str]]:
+    """(pairs every method can run on, one message per other pair); with ``strict`` the first problem is an error."""
+    skipped: list[str] = []
+    valid: list[Pair] = []
+    for pair in pairs:
+        try:
+            problem = _size_problem(pair, scale, methods)
+        except SrxError as exc:
+            problem = str(exc)
+        if problem is None:
+            valid.append(pair)
+            continue
+        if strict:
+            raise ImageSizeError(f"{problem} (without --strict such pairs are skipped)")
+        skipped.append(problem)
+    if pairs and not valid:
+        more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
+        raise ImageReadError(f"nothing to evaluate: all {len(pairs)} pairs were skipped; first: {skipped[0]}{more}")
+    return valid, skipped
+
+
+@dataclass(frozen=True)
+class _Scoring:
+    """What every scored (pair, method) of one benchmark run shares."""
+
+    protocol: str
+    scale: int
+    lpips: LpipsMetric | None
+    files: BenchFiles | None  # where images and kernels are kept (with --save-images)
+    save_images: bool
+    store: ResultStore | None
+
+
+def _score(
+    run: _Scoring, pair: Pair, method: Method, lr: ImageData, hr: np.ndarray, bit_depth: int, true_kernel
+) -> Record:
+    """Upscale ``lr`` with ``method``, score it against ``hr``, keep the image and kernel, append the row."""
+    start = time.perf_counter()
+    output = method.upscale(lr)
+    seconds = time.perf_counter() - start if output.seconds is None else output.seconds
+    sr, target = _match_channels(np.asarray(output.sr), hr)
+    scores = evaluate(sr, target, protocol=run.protocol, scale=run.scale, bit_depth=bit_depth)
+    kernel_l2 = None
+    if output.kernel is not None and true_kernel is not None:
+        kernel_l2 = kernel_error(output.kernel, true_kernel, scale=run.scale).l2
+    record = Record(
+        item=pair.item,
+        method=method.key,
+        psnr=scores.psnr,
+        ssim=scores.ssim,
+        lpips=run.lpips(np.clip(sr, 0, 1), target) if run.lpips is not None else None,
+        seconds=seconds,
+        kernel_error=kernel_l2,
+        camera=pair.camera or "",
+        scale=run.scale,
+        protocol=run.protocol,
+    )
+    if run.save_images and run.files is not None:
+        stored = quantize(sr, bit_depth) / sample_max(bit_depth)
+        path = run.files.sr_image(method.key, pair.item)
+        write_image(path, stored, bit_depth=bit_depth, mkdir=True, metadata=lr.metadata, scale=run.scale)
+        if output.kernel is not None:
+            _save_kernel(run.files.estimated_kernel(method.key, pair.item), output.kernel)
+    if run.store is not None:
+        run.store.append(record)
+    return record
+
+
+def _merged_records(
+    memory: dict[tuple, Record], store: ResultStore | None, dist: DistContext, order: Callable[[Record], tuple]
+) -> dict[tuple, Record]:
+    """Every rank's rows: merged into results.csv by rank 0 and read back, or gathered in memory."""
+    dist.barrier()
+    if store is not None:
+        if dist.is_main:
+            memory = {r.key: r for r in store.merge(order)}
+        dist.barrier()
+        if not dist.is_main:
+            memory = store.completed()
+    elif dist.distributed:  # nothing on disk to merge: gather every rank's rows in memory
+        memory = {key: record for part in dist.all_gather(memory) for key, record in part.items()}
+    return memory
+
+
 def run_benchmark(
     dataset: Dataset,
     methods: list[Method],
@@ -364,22 +450,7 @@ def run_benchmark(
     scale = dataset.scale
     pairs = dataset.pairs[:limit] if limit else list(dataset.pairs)
 
-    skipped: list[str] = []
-    valid: list[Pair] = []
-    for pair in pairs:
-        try:
-            problem = _size_problem(pair, scale, methods)
-        except SrxError as exc:
-            problem = str(exc)
-        if problem is None:
-            valid.append(pair)
-            continue
-        if strict:
-            raise ImageSizeError(f"{problem} (without --strict such pairs are skipped)")
-        skipped.append(problem)
-    if pairs and not valid:
-        more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
-        raise ImageReadError(f"nothing to evaluate: all {len(pairs)} pairs were skipped; first: {skipped[0]}{more}")
+    valid, skipped = _split_by_size(pairs, scale, methods, strict=strict)
     if dist.is_main:
         for problem in skipped:
             warn(f"skipping {problem}")
@@ -476,6 +547,7 @@ def _evaluate(
             plan([str(pair.lr) for pair, m in todo if m is method])
 
     files = BenchFiles(out_dir) if out_dir is not None else None
+    scoring = _Scoring(protocol, scale, lpips, files, save_images, store)
     if save_images and files is not None and dist.is_main:
         unsaved = sum(
             1
@@ -520,42 +592,7 @@ def _evaluate(
         for method in pending:
             if hooks.on_run:
                 hooks.on_run(pair.item, method.key)
-            start = time.perf_counter()
-            output = method.upscale(lr)
-            seconds = time.perf_counter() - start if output.seconds is None else output.seconds
-            sr, target = _match_channels(np.asarray(output.sr), hr)
-            scores = evaluate(sr, target, protocol=protocol, scale=scale, bit_depth=hr_image.bit_depth)
-            record = Record(
-                item=pair.item,
-                method=method.key,
-                psnr=scores.psnr,
-                ssim=scores.ssim,
-                lpips=lpips(np.clip(sr, 0, 1), target) if lpips is not None else None,
-                seconds=seconds,
-                kernel_error=(
-                    kernel_error(output.kernel, true_kernel, scale=scale).l2
-                    if output.kernel is not None and true_kernel is not None
-                    else None
-                ),
-                camera=pair.camera or "",
-                scale=scale,
-                protocol=protocol,
-            )
-            if save_images and files is not None:
-                depth = hr_image.bit_depth
-                stored = quantize(sr, depth) / sample_max(depth)
-                write_image(
-                    files.sr_image(method.key, pair.item),
-                    stored,
-                    bit_depth=depth,
-                    mkdir=True,
-                    metadata=lr.metadata,
-                    scale=scale,
-                )
-                if output.kernel is not None:
-                    _save_kernel(files.estimated_kernel(method.key, pair.item), output.kernel)
-            if store is not None:
-                store.append(record)
+            record = _score(scoring, pair, method, lr, hr, hr_image.bit_depth, true_kernel)
             memory[record.key] = record
             if hooks.on_done:
                 hooks.on_done(record)
@@ -581,15 +618,7 @@ def _evaluate(
             r.method,
         )
 
-    dist.barrier()
-    if store is not None:
-        if dist.is_main:
-            memory = {r.key: r for r in store.merge(order)}
-        dist.barrier()
-        if not dist.is_main:
-            memory = store.completed()
-    elif dist.distributed:  # nothing on disk to merge: gather every rank's rows in memory
-        memory = {key: record for part in dist.all_gather(memory) for key, record in part.items()}
+    memory = _merged_records(memory, store, dist, order)
     wanted = {(p.item, k, protocol, scale) for p in valid for k in method_keys}
     records = sorted((r for key, r in memory.items() if key in wanted), key=order)
     return BenchReport(dataset, method_keys, protocol, records, skipped, lpips.unavailable_reason if lpips else None)

@@ -7,8 +7,9 @@ and patch samplers and knows how to do one training step, evaluate, and export a
 optimiser and scheduler state, iteration, best score, every RNG of every rank) is written atomically as
 ``last.pt``; ``--resume`` restarts from it and reaches bit-for-bit the state an uninterrupted run reaches.
 
-Under torchrun each rank draws its own patches (seed + rank) and gradients are averaged across ranks by
-all-reduce after every backward pass — the arithmetic of DistributedDataParallel. The DDP wrapper itself
+Under torchrun each rank draws its own patches (a random stream of its own, ``context.stream_seed``) and
+gradients are averaged across ranks by all-reduce after every backward pass — the arithmetic of
+DistributedDataParallel. The DDP wrapper itself
 is not used because the recipes call their networks several times per step through different entry
 points (DADA's ``forward_with_map``), which DDP's hooks do not support. Only rank 0 logs and saves.
 """

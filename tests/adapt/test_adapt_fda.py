@@ -30,7 +30,9 @@ SMOKE = ("--method", "fda", "--preset", "smoke", "--perceptual", "none", "--devi
 
 def test_smoke_run_logs_alignment_and_loads_in_srx_run(drealsr, tmp_path):
     out = tmp_path / "fda"
-    result = run_srx("adapt", "--data", drealsr, "--source", "sony", "--target", "olympus", "--out", out, *SMOKE)
+    result = run_srx(
+        "adapt", "--data", drealsr, "--source", "sony", "--target", "olympus", "--out", out, *SMOKE, process=True
+    )
     assert result.returncode == 0, result.stderr
     log = (out / "log.jsonl").read_text()
     assert "D_f_on_target" in log and "probe_accuracy" in log and "cross-camera mode" in log

@@ -8,11 +8,9 @@ few behaviours that need a real process (SIGTERM, warnings at interpreter level)
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import struct
 import zlib
-from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +18,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from tests.conftest import photo
+from tests.conftest import photo, run_in_process
 
 
 @dataclass
@@ -36,21 +34,8 @@ class Outcome:
 
 def srx(*args: object, env: dict[str, str] | None = None) -> Outcome:
     """Run ``srx ARGS`` in this process, as the console script does (minus signal setup)."""
-    from dualsr_cli.cli import run_cli
-
-    saved = {key: os.environ.get(key) for key in (env or {})}
-    os.environ.update(env or {})
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        with redirect_stdout(out), redirect_stderr(err):
-            code = run_cli([str(a) for a in args])
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-    return Outcome(code, out.getvalue(), err.getvalue())
+    result = run_in_process([str(a) for a in args], env=env)
+    return Outcome(result.returncode, result.stdout, result.stderr)
 
 
 def assert_refused(outcome: Outcome, *fragments: str) -> None:

@@ -114,7 +114,7 @@ def test_size_mismatch_is_skipped_with_a_warning_or_an_error_with_strict(dataset
 def test_cli_writes_csv_json_images_and_resumes(dataset_factory, tmp_path):
     root = dataset_factory("edsr")
     out = tmp_path / "run"
-    first = run_srx("bench", root, "--out", out, "--limit", "2", "--no-lpips")
+    first = run_srx("bench", root, "--out", out, "--limit", "2", "--no-lpips", process=True)
     assert first.returncode == 0, first.stderr
     assert "EDSR benchmark" in first.stdout and "2 pairs" not in first.stdout
     rows = read_rows(out / "results.csv")

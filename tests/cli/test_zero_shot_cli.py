@@ -25,14 +25,14 @@ def test_help_and_version():
     for flag in ("--iters", "--seed", "--lambda-cycle", "--lambda-interp", "--device", "--gt", "--json"):
         assert flag in result.stdout
     assert "DualSR" in result.stdout
-    version = run_srx("--version")
+    version = run_srx("--version", process=True)
     assert version.returncode == 0 and version.stdout.startswith("srx ")
 
 
 def test_end_to_end_on_a_real_photo(tmp_path, small_photo_path):
     out = tmp_path / "out"
     before = file_digest(small_photo_path)
-    result = run_srx(
+    result = run_srx(  # a real process, as a user runs it (the other CLI tests run in this one)
         "zero-shot",
         small_photo_path,
         "--iters",
@@ -43,6 +43,7 @@ def test_end_to_end_on_a_real_photo(tmp_path, small_photo_path):
         "--save-comparison",
         "--json",
         tmp_path / "summary.json",
+        process=True,
     )
     assert result.returncode == 0, result.stderr
     sr = read_image(out / "chelsea_small_x2.png")
@@ -69,7 +70,7 @@ def test_end_to_end_on_a_real_photo(tmp_path, small_photo_path):
 
 def test_same_seed_twice_gives_byte_identical_output(tmp_path, small_photo_path):
     a = run_srx("zero-shot", small_photo_path, *FEW, "--out", tmp_path / "a.png")
-    b = run_srx("zero-shot", small_photo_path, *FEW, "--out", tmp_path / "b.png")
+    b = run_srx("zero-shot", small_photo_path, *FEW, "--out", tmp_path / "b.png", process=True)  # across processes
     assert a.returncode == b.returncode == 0
     assert file_digest(tmp_path / "a.png") == file_digest(tmp_path / "b.png")
 
