@@ -127,21 +127,11 @@ def _run_steps(plan: Plan, run_dir: RunDirectory, config: AdaptConfig, hooks: Jo
 
 def _evaluate(plan: Plan, exports: Exports, ctx: StageContext) -> dict[str, dict[str, float]]:
     """The compared models (source-only or bicubic, adapted) on the target camera's test pairs."""
-    from .evaluation import evaluate_pairs
-
-    data, test = ctx.data, {}
     with torch.inference_mode():
-        for name, model in plan.compare(exports).items():
-            test[name] = evaluate_pairs(
-                model,
-                data.target_test,
-                scale=data.scale,
-                device=ctx.device,
-                protocol=ctx.config.protocol,
-                size_multiple=plan.size_multiple,
-                lpips=ctx.lpips,
-            )
-    return test
+        return {
+            name: ctx.validate(model, size_multiple=plan.size_multiple, pairs=ctx.data.target_test)
+            for name, model in plan.compare(exports).items()
+        }
 
 
 def run_adapt(config: AdaptConfig, hooks: JobHooks | None = None) -> AdaptResult:

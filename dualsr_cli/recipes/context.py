@@ -53,6 +53,20 @@ class StageContext:
         """Seed torch for one stage's network initialisation (the same on every rank)."""
         torch.manual_seed(stream_seed(self.config.seed, NETWORK_INIT, stream))
 
+    def validate(self, forward, *, size_multiple: int = 1, pairs=None) -> dict[str, float]:
+        """``forward`` (LR -> SR) scored on the model-selection pairs (or ``pairs``) with the run's protocol."""
+        from .evaluation import evaluate_pairs
+
+        return evaluate_pairs(
+            forward,
+            self.selection_pairs() if pairs is None else pairs,
+            scale=self.data.scale,
+            device=self.device,
+            protocol=self.config.protocol,
+            size_multiple=size_multiple,
+            lpips=self.lpips,
+        )
+
     def selection_pairs(self):
         return self.data.target_test if self.config.select_on == "test" else self.data.validation
 

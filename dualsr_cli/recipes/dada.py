@@ -75,15 +75,7 @@ class SourceCDC:
 
     def evaluate(self) -> dict[str, float]:
         self.net.eval()
-        return evaluate_pairs(
-            self.net.upscale,
-            self.ctx.selection_pairs(),
-            scale=self.ctx.data.scale,
-            device=self.ctx.device,
-            protocol=self.ctx.config.protocol,
-            size_multiple=SIZE_MULTIPLE,
-            lpips=self.ctx.lpips,
-        )
+        return self.ctx.validate(self.net.upscale, size_multiple=SIZE_MULTIPLE)
 
     def export(self) -> dict[str, Any]:
         return {"break_info": _break_info(self.done), "model": cpu_state(self.net.state_dict())}
@@ -265,15 +257,7 @@ class DADAStage:
 
     def evaluate(self) -> dict[str, float]:
         model = DADAUpscaler(self.up_t, self.up_0).eval()
-        return evaluate_pairs(
-            model,
-            self.ctx.selection_pairs(),
-            scale=self.ctx.data.scale,
-            device=self.ctx.device,
-            protocol=self.ctx.config.protocol,
-            size_multiple=SIZE_MULTIPLE,
-            lpips=self.ctx.lpips,
-        )
+        return self.ctx.validate(model, size_multiple=SIZE_MULTIPLE)
 
     def export(self) -> dict[str, Any]:
         return {

@@ -43,7 +43,6 @@ from ..metrics.protocols import evaluate
 from ..ops.resize import imresize
 from .context import StageContext
 from .data import augment
-from .evaluation import evaluate_pairs
 from .job import sync_gradients
 from .losses import bce_gan, perceptual_loss
 from .plan import (
@@ -268,14 +267,7 @@ class SRNStage:
 
     def evaluate(self) -> dict[str, float]:
         self.g.eval()
-        metrics = evaluate_pairs(
-            self.g,
-            self.ctx.selection_pairs(),
-            scale=self.ctx.data.scale,
-            device=self.ctx.device,
-            protocol=self.ctx.config.protocol,
-            lpips=self.ctx.lpips,
-        )
+        metrics = self.ctx.validate(self.g)
         self.g.train()
         return metrics
 

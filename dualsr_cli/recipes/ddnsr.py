@@ -32,7 +32,6 @@ from ..archs.ddnsr import DDNSR_FORMAT, DualInputDegradation
 from ..archs.discriminators import NLayerDiscriminator, init_normal
 from ..archs.rrdb import RRDBNet, init_rrdb
 from .context import StageContext
-from .evaluation import evaluate_pairs
 from .job import sync_gradients
 from .losses import VGGFeatureLoss, bce_gan, perceptual_loss
 from .plan import Exports, Plan, Recipe, StartWeights, Step, Upscaler, cpu_state, rrdb_upscaler
@@ -57,14 +56,7 @@ VGG34_LAYER = 17  # relu3_4 of VGG19 (phi_3,4, 1/4 resolution): L_cont
 
 def _evaluate(ctx: StageContext, net: torch.nn.Module) -> dict[str, float]:
     net.eval()
-    metrics = evaluate_pairs(
-        net,
-        ctx.selection_pairs(),
-        scale=ctx.data.scale,
-        device=ctx.device,
-        protocol=ctx.config.protocol,
-        lpips=ctx.lpips,
-    )
+    metrics = ctx.validate(net)
     net.train()
     return metrics
 

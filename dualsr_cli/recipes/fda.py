@@ -32,7 +32,6 @@ from ..archs.rrdb import RRDBNet, init_rrdb
 from .config import FDA_LAMBDA_ALIGN
 from .context import NETWORK_INIT, StageContext, stream_seed
 from .data import CrossCameraData, ImageCache, PatchSampler
-from .evaluation import evaluate_pairs
 from .job import sync_gradients
 from .losses import perceptual_loss
 from .plan import Exports, Plan, Recipe, StartWeights, Step, Upscaler, bicubic_upscaler, cpu_state
@@ -259,16 +258,7 @@ class FDAStage:
         report = self.feature_report()
         pairs = self.ctx.selection_pairs()
         metrics = (
-            {"psnr": float("-inf")}
-            if not pairs
-            else evaluate_pairs(
-                lambda x: self.g_sr(self.e(x)),
-                pairs,
-                scale=self.ctx.data.scale,
-                device=self.ctx.device,
-                protocol=self.ctx.config.protocol,
-                lpips=self.ctx.lpips,
-            )
+            {"psnr": float("-inf")} if not pairs else self.ctx.validate(lambda x: self.g_sr(self.e(x)), pairs=pairs)
         )
         for net in self.generators:
             net.train()
