@@ -165,6 +165,7 @@ def test_run_half_reaches_the_options_and_no_input_is_one_line(files):
 
 
 def test_zero_shot_gets_input_suffix_ext_and_gpu_id(files, device_specs, monkeypatch):
+    import dualsr_cli.engine.zero_shot.folder as folder
     import dualsr_cli.engine.zero_shot.pipeline as pipeline
 
     calls = []
@@ -175,7 +176,7 @@ def test_zero_shot_gets_input_suffix_ext_and_gpu_id(files, device_specs, monkeyp
             str(input_path), str(output_path), None, None, (0, 0), (0, 0), "", "", 0, 0, 0.0, 0.0, 0.0, {}, skipped=True
         )
 
-    monkeypatch.setattr(pipeline, "zero_shot_image", zero_shot_image)
+    monkeypatch.setattr(folder, "zero_shot_image", zero_shot_image)  # what zero_shot_folder calls per image
     out = files / "zs"
     for spelling in (["-i", files / "photo.png", "-g", "0"], ["--input", files / "photo.png", "--gpu-id", "0"]):
         result = invoke("zero-shot", *spelling, "--suffix", "sr", "--ext", "tif", "--output", out, "-q")
@@ -189,12 +190,12 @@ def test_zero_shot_gets_input_suffix_ext_and_gpu_id(files, device_specs, monkeyp
 
 
 def test_zero_shot_refuses_jpeg_for_an_image_with_alpha_before_training(files, monkeypatch):
-    import dualsr_cli.engine.zero_shot.pipeline as pipeline
+    import dualsr_cli.engine.zero_shot.folder as folder
 
     def never(*args, **kwargs):
         raise AssertionError("training started")
 
-    monkeypatch.setattr(pipeline, "zero_shot_image", never)
+    monkeypatch.setattr(folder, "zero_shot_image", never)
     write_image(files / "rgba.png", photo("coffee")[:100, :100] / 255.0, alpha=np.ones((100, 100)))
     result = invoke("zero-shot", files / "photo.png", files / "rgba.png", "--ext", "jpg", "-o", files / "zj")
     assert result.exit_code == 2 and "alpha" in result.output
