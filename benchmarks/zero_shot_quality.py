@@ -16,6 +16,10 @@ PSNR (= its single run's) is reported beside the average's.
     python benchmarks/zero_shot_quality.py [--scale 2|4] [--iters 3000] [--images astronaut,coffee] [--out DIR]
         [--ensemble K] [--x4-methods joint,twice]
 
+``--images`` takes scikit-image photo names or paths of photo files (e.g. srx's bundled RealSR photo,
+``dualsr_cli/samples/realsr_canon_0A5A4954_LR.png``, 1440x960: an x4 LR of 360x240, nearer DIV2KRK's sizes
+than the scikit-image photos' 100-190 px).
+
 ``--x4-methods`` runs only some x4 methods (each is cached on its own, so a later run adds the others); the
 time ratio needs the x2 run, which is stage 1 of ``twice``: without ``twice`` it is left out.
 """
@@ -47,14 +51,20 @@ DEFAULT_IMAGES = ("astronaut", "chelsea", "motorcycle_left", "coffee")
 
 
 def load_photo(name: str, multiple: int = 2) -> np.ndarray:
+    """A scikit-image photo by name, or any photo file by path (its stem names it in the results)."""
     import imageio.v3 as iio
     import skimage
 
-    photo = iio.imread(Path(skimage.__file__).parent / "data" / f"{name}.png")  # the real photo files
+    path = Path(name) if Path(name).suffix else Path(skimage.__file__).parent / "data" / f"{name}.png"
+    photo = iio.imread(path)  # the real photo files
     if photo.ndim == 2:
         photo = np.repeat(photo[:, :, None], 3, axis=2)
     photo = photo[:, :, :3]
     return photo[: photo.shape[0] // multiple * multiple, : photo.shape[1] // multiple * multiple]
+
+
+def label_of(name: str) -> str:
+    return Path(name).stem if Path(name).suffix else name
 
 
 def make_pair(name: str, index: int, seed: int, folder: Path) -> tuple[Path, Path, Path]:
@@ -63,9 +73,9 @@ def make_pair(name: str, index: int, seed: int, folder: Path) -> tuple[Path, Pat
     lr = quantize(blur_and_subsample(hr / 255.0, kernel, 2), 8)
     folder.mkdir(parents=True, exist_ok=True)
     hr_path, lr_path, kernel_path = (
-        folder / f"{name}_hr.png",
-        folder / f"{name}_lr.png",
-        folder / f"{name}_kernel.mat",
+        folder / f"{label_of(name)}_hr.png",
+        folder / f"{label_of(name)}_lr.png",
+        folder / f"{label_of(name)}_kernel.mat",
     )
     write_image(hr_path, hr / 255.0)
     write_image(lr_path, lr / 255.0)
@@ -75,7 +85,7 @@ def make_pair(name: str, index: int, seed: int, folder: Path) -> tuple[Path, Pat
 
 def evaluate(name: str, index: int, args: argparse.Namespace, out: Path) -> dict:
     suffix = f"_ensemble{args.ensemble}" if args.ensemble > 1 else ""
-    cache = out / f"{name}_iters{args.iters}_seed{args.seed}{suffix}.json"
+    cache = out / f"{label_of(name)}_iters{args.iters}_seed{args.seed}{suffix}.json"
     if cache.exists():
         return json.loads(cache.read_text())
     hr_path, lr_path, kernel_path = make_pair(name, index, args.seed, out / "data")
@@ -90,12 +100,14 @@ def evaluate(name: str, index: int, args: argparse.Namespace, out: Path) -> dict
         from dualsr_cli.engine.zero_shot.batched import BatchJob, zero_shot_batch
         from dualsr_cli.engine.zero_shot.config import BatchSettings
 
-        job = BatchJob(lr_path, out / f"{name}_x2{suffix}.png", hr_path, kernel_path)
+        job = BatchJob(lr_path, out / f"{label_of(name)}_x2{suffix}.png", hr_path, kernel_path)
         result = zero_shot_batch([job], config, BatchSettings(ensemble=args.ensemble))[0]
     else:
-        result = zero_shot_image(lr_path, out / f"{name}_x2.png", config, gt_path=hr_path, gt_kernel_path=kernel_path)
+        result = zero_shot_image(
+            lr_path, out / f"{label_of(name)}_x2.png", config, gt_path=hr_path, gt_kernel_path=kernel_path
+        )
     record = {
-        "image": name,
+        "image": label_of(name),
         "lr_size": list(result.input_size),
         "bicubic_psnr": psnr_y(bicubic, hr, border=2),
         "bicubic_ssim": ssim_y(bicubic, hr, border=2),
@@ -121,9 +133,9 @@ def make_pair_x4(name: str, index: int, seed: int, folder: Path) -> tuple[Path, 
     composite = compose_downscale_kernels(kernel, kernel)  # 11 + 2·10 = 31 taps, sums to 1
     folder.mkdir(parents=True, exist_ok=True)
     hr_path, lr_path, kernel_path = (
-        folder / f"{name}_hr_x4.png",
-        folder / f"{name}_lr_x4.png",
-        folder / f"{name}_kernel_x4.mat",
+        folder / f"{label_of(name)}_hr_x4.png",
+        folder / f"{label_of(name)}_lr_x4.png",
+        folder / f"{label_of(name)}_kernel_x4.mat",
     )
     write_image(hr_path, hr / 255.0)
     write_image(lr_path, lr / 255.0)
@@ -138,7 +150,7 @@ def evaluate_x4(name: str, index: int, args: argparse.Namespace, out: Path) -> d
     from dualsr_cli.image_io import read_image
 
     lr = read_image(lr_path).rgb_float64()
-    record: dict = {"image": name, "lr_size": [lr.shape[1], lr.shape[0]], "iters": args.iters}
+    record: dict = {"image": label_of(name), "lr_size": [lr.shape[1], lr.shape[0]], "iters": args.iters}
     if min(lr.shape[:2]) < MIN_IMAGE_SIDE:
         record["skipped"] = f"x4 LR is {lr.shape[1]}x{lr.shape[0]}, below srx's {MIN_IMAGE_SIDE} px minimum"
         return record
@@ -146,14 +158,14 @@ def evaluate_x4(name: str, index: int, args: argparse.Namespace, out: Path) -> d
     record["bicubic_psnr"] = psnr_y(bicubic, hr, border=4)
     record["bicubic_ssim"] = ssim_y(bicubic, hr, border=4)
     for method in args.x4_methods:
-        cache = out / f"{name}_x4_{method}_iters{args.iters}_seed{args.seed}.json"
+        cache = out / f"{label_of(name)}_x4_{method}_iters{args.iters}_seed{args.seed}.json"
         if cache.exists():
             record[method] = json.loads(cache.read_text())
             continue
         start, cpu_start = time.perf_counter(), time.process_time()
         result = zero_shot_image(
             lr_path,
-            out / f"{name}_{method}_x4.png",
+            out / f"{label_of(name)}_{method}_x4.png",
             ZeroShotConfig(scale=4, x4_method=method, iters=args.iters, device=args.device),
             gt_path=hr_path,
             gt_kernel_path=kernel_path,
