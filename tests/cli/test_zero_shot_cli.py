@@ -1,4 +1,4 @@
-"""End-to-end `srx zero-shot` as a user runs it (subprocess), including every bad-input path."""
+"""`srx zero-shot` through its console entry point (a few runs in a real process), including every bad-input path."""
 
 from __future__ import annotations
 
@@ -27,6 +27,18 @@ def test_help_and_version():
     assert "DualSR" in result.stdout
     version = run_srx("--version", process=True)
     assert version.returncode == 0 and version.stdout.startswith("srx ")
+
+
+def test_the_command_line_loads_without_torch():
+    """``srx --help`` and option parsing stay fast: torch and the networks load only when a command runs."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    code = "import sys, dualsr_cli.cli; heavy = {'torch', 'cv2'} & set(sys.modules); assert not heavy, heavy"
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
 
 
 def test_end_to_end_on_a_real_photo(tmp_path, small_photo_path):
