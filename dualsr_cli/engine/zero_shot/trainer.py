@@ -102,7 +102,13 @@ class CropSampler:
 
 
 class DualSRTrainer:
-    """Trains G_UP, G_DN and D_DN on one image; then ``upscale`` the image and read ``kernel``."""
+    """Trains G_UP, G_DN and D_DN on one image; then ``upscale`` the image and read ``kernel``.
+
+    The x2 loop of the official code. ``joint_x4.JointX4Trainer`` runs the same loop at x4 by changing
+    what ``SCALE``, ``_shave``, ``_channel_sum_bicubic`` and ``_downscale_twice`` say.
+    """
+
+    SCALE = 2
 
     def __init__(
         self,
@@ -117,7 +123,7 @@ class DualSRTrainer:
         self.reference_layers = reference_layers
         quirks = config.quirks
 
-        g_up, g_dn, d_dn = build_dualsr_networks(config.seed)
+        g_up, g_dn, d_dn = build_dualsr_networks(config.seed, upsampler_scale=self.SCALE)
         self.g_up: UpsamplerG = g_up.to(device)
         self.g_dn = g_dn.to(device)
         self.d_dn = d_dn.to(device)
@@ -129,10 +135,10 @@ class DualSRTrainer:
         self.opt_g_up = torch.optim.Adam(self.g_up.parameters(), lr=config.lr_g_up, betas=betas)
         self.opt_g_dn = torch.optim.Adam(self.g_dn.parameters(), lr=config.lr_g_dn, betas=betas)
         self.opt_d_dn = torch.optim.Adam(self.d_dn.parameters(), lr=config.lr_d_dn, betas=betas)
-        self.regulariser = KernelRegulariser(device=device, channel_sum_bicubic=quirks.channel_sum_bicubic)
+        self.regulariser = KernelRegulariser(device=device, channel_sum_bicubic=self._channel_sum_bicubic())
         self.schedule = LambdaSchedule()
 
-        shaved = shave_for_training(np.asarray(image, dtype=np.float64), TRAINING_BORDER)
+        shaved = self._shave(np.asarray(image, dtype=np.float64))
         self.hr_crop = training_crop_size(shaved.shape[0], shaved.shape[1], config.hr_crop)
         boundary = "dualsr" if quirks.truncated_imresize else "symmetric"
         plan = plan_crops(
@@ -141,6 +147,7 @@ class DualSRTrainer:
             samples=config.iters * config.batch_size,
             seed=config.seed,
             boundary=boundary,
+            scale=self.SCALE,
         )
         self.sampler = CropSampler(
             shaved,
@@ -148,6 +155,7 @@ class DualSRTrainer:
             batch_size=config.batch_size,
             device=device,
             truncated_imresize=quirks.truncated_imresize,
+            scale=self.SCALE,
         )
         self.iteration = 0
         self.last_kernel: torch.Tensor | None = None
@@ -164,8 +172,19 @@ class DualSRTrainer:
             for group in optimiser.param_groups:
                 group["lr"] = rate
 
+    def _shave(self, image: np.ndarray) -> np.ndarray:
+        return shave_for_training(image, TRAINING_BORDER)
+
+    def _channel_sum_bicubic(self) -> bool:
+        return self.config.quirks.channel_sum_bicubic
+
     def _downscale(self, x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
         return self.g_dn.forward_layers(x) if self.reference_layers else self.g_dn(x, kernel)
+
+    def _downscale_twice(self, x: torch.Tensor, kernel: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(what the kernel priors see, G_DN's output at the run's scale): at x2 both are one x2 downscale."""
+        low = self._downscale(x, kernel)
+        return low, low
 
     def step(self) -> StepLosses:
         cfg = self.config
@@ -180,15 +199,15 @@ class DualSRTrainer:
         self.opt_g_dn.zero_grad(set_to_none=True)
         kernel = self.g_dn.kernel()
         fake_hr = self.g_up(lr)
-        rec_lr = self._downscale(fake_hr, kernel)
-        fake_lr = self._downscale(hr, kernel)
+        rec_lr = self._downscale_twice(fake_hr, kernel)[1]
+        fake_half, fake_lr = self._downscale_twice(hr, kernel)
         rec_hr = self.g_up(fake_lr)
 
         loss_gan = lsgan_loss(self.d_dn(fake_lr), real=True)
         loss_cycle_fwd = (rec_lr - shave_to(lr, rec_lr)).abs().mean() * cfg.lambda_cycle
         loss_cycle_bwd = (rec_hr - shave_to(hr, rec_hr)).abs().mean() * cfg.lambda_cycle
         loss_interp = masked_interpolation_loss(fake_hr, lr_bicubic) * cfg.lambda_interp
-        terms = self.regulariser.terms(kernel, hr, fake_lr)
+        terms = self.regulariser.terms(kernel, hr, fake_half)  # KernelGAN's priors act on the x2 step
         loss_reg = terms.weighted(self.schedule.lambdas) * cfg.lambda_regularization
         total = loss_gan + loss_cycle_fwd + loss_cycle_bwd + loss_interp + loss_reg
         total.backward()
@@ -202,7 +221,7 @@ class DualSRTrainer:
             fake_for_d = fake_lr.detach()
         else:
             with torch.no_grad():
-                fake_for_d = self._downscale(hr, self.g_dn.kernel())
+                fake_for_d = self._downscale_twice(hr, self.g_dn.kernel())[1]
         loss_d_fake = lsgan_loss(self.d_dn(fake_for_d), real=False)
         loss_d_real = lsgan_loss(self.d_dn(shave_to(lr, fake_for_d)), real=True)
         loss_d = (loss_d_real + loss_d_fake) * 0.5
@@ -250,7 +269,8 @@ class DualSRTrainer:
     def tile_size(self) -> int:
         if self.config.tile is not None:
             return self.config.tile
-        return auto_tile_size(self.device, UPSAMPLER_BYTES_PER_LR_PIXEL)
+        # the output holds SCALE² HR pixels per LR pixel: 4 at x2, 16 at x4
+        return auto_tile_size(self.device, UPSAMPLER_BYTES_PER_LR_PIXEL * (self.SCALE // 2) ** 2)
 
     @torch.inference_mode()
     def upscale(self, image: torch.Tensor, on_tile: Callable[[int, int], None] | None = None) -> torch.Tensor:
@@ -259,7 +279,7 @@ class DualSRTrainer:
         return upscale_tiled(
             self.g_up,
             image,
-            scale=2,
+            scale=self.SCALE,
             tile=self.tile_size(),
             pad=UPSAMPLER_TILE_PAD,
             device=self.device,
@@ -269,5 +289,8 @@ class DualSRTrainer:
 
     @torch.inference_mode()
     def downscale(self, image: torch.Tensor) -> torch.Tensor:
-        """G_DN on a full image (for the downsampler PSNR against a known kernel)."""
-        return self.g_dn(image.to(self.device)).float().cpu()
+        """G_DN at the run's scale on a full image (for the downsampler PSNR against a known kernel)."""
+        image = image.to(self.device)
+        if self.SCALE == 2:
+            return self.g_dn(image).float().cpu()
+        return self._downscale_twice(image, self.g_dn.kernel())[1].float().cpu()
