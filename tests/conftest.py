@@ -52,15 +52,18 @@ class CliResult:
 
 
 def run_srx(
-    *args: str | os.PathLike, cwd: Path | None = None, timeout: float = 600, process: bool = False
+    *args: str | os.PathLike,
+    cwd: Path | None = None,
+    timeout: float = 600,
+    process: bool = False,
+    env: dict[str, str] | None = None,
 ) -> CliResult:
     """Run ``srx ARGS`` through the console entry point: in this process (``run_cli``, output captured), or
     with ``process=True`` in a subprocess as a user would (for what needs a real process: kills, torchrun,
     interpreter-level warnings, a cold start)."""
-    env = {"COLUMNS": "200", "SRX_DEBUG": None}
     if not process:
-        return run_in_process([str(a) for a in args], env=env, cwd=cwd)
-    child_env = dict(os.environ, PYTHONPATH=str(REPO), COLUMNS="200")
+        return run_in_process([str(a) for a in args], env={"COLUMNS": "200", "SRX_DEBUG": None, **(env or {})}, cwd=cwd)
+    child_env = dict(os.environ, PYTHONPATH=str(REPO), COLUMNS="200", **(env or {}))
     child_env.pop("SRX_DEBUG", None)
     proc = subprocess.run(
         [sys.executable, "-m", "dualsr_cli", *map(str, args)],
@@ -70,6 +73,22 @@ def run_srx(
         env=child_env,
         timeout=timeout,
     )
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_torchrun(*args: str | os.PathLike, nproc: int = 2, timeout: float = 900) -> CliResult:
+    """``torchrun --standalone --nproc_per_node=NPROC -m dualsr_cli ARGS`` (skips the test without torchrun)."""
+    import shutil
+
+    import pytest
+
+    torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
+    if torchrun is None:
+        pytest.skip("no torchrun beside this Python")
+    env = dict(os.environ, PYTHONPATH=str(REPO), COLUMNS="200")
+    env.pop("SRX_DEBUG", None)
+    command = [torchrun, "--standalone", f"--nproc_per_node={nproc}", "-m", "dualsr_cli", *map(str, args)]
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 

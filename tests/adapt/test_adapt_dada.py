@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import torch
 
 from dualsr_cli.archs import load_model
 from dualsr_cli.recipes.data import load_cross_camera
-from tests.conftest import REPO, assert_one_line_error, run_srx
+from tests.conftest import REPO, assert_one_line_error, run_srx, run_torchrun
 
 # Tests sharing the session's circle_checkpoint run on one xdist worker (make test: -n 2 --dist loadgroup),
 # so it is trained once and its 3.4 GB of checkpoints exist once.
@@ -99,39 +98,25 @@ def test_killed_and_resumed_run_equals_an_uninterrupted_one(drealsr, circle_chec
             assert torch.equal(a[net][key], b[net][key]), (net, key)
 
 
-@pytest.mark.skipif(shutil.which("torchrun", path=os.path.dirname(sys.executable)) is None, reason="no torchrun")
 def test_two_process_torchrun_run_completes(drealsr, circle_checkpoint, tmp_path):
     circle = circle_checkpoint[0] / "checkpoints" / "2-circle" / "best.pt"
-    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.run(
-        [
-            torchrun,
-            "--standalone",
-            "--nproc_per_node=2",
-            "-m",
-            "dualsr_cli",
-            "adapt",
-            "--data",
-            str(drealsr),
-            "--source",
-            "sony",
-            "--target",
-            "olympus",
-            "--source-weights",
-            str(circle),
-            "--iters",
-            "2",
-            "--batch-size",
-            "1",
-            "--out",
-            str(tmp_path / "ddp"),
-            *SMOKE,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
+    proc = run_torchrun(
+        "adapt",
+        "--data",
+        str(drealsr),
+        "--source",
+        "sony",
+        "--target",
+        "olympus",
+        "--source-weights",
+        str(circle),
+        "--iters",
+        "2",
+        "--batch-size",
+        "1",
+        "--out",
+        str(tmp_path / "ddp"),
+        *SMOKE,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "ddp" / "checkpoints" / "3-dada" / "done.json").exists()

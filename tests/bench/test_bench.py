@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import math
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from dualsr_cli.errors import ConfigError, ImageSizeError
 from dualsr_cli.metrics.lpips import load_lpips
 from dualsr_cli.metrics.protocols import evaluate
 from tests.bench.conftest import hr_lr, write_image
-from tests.conftest import REPO, assert_one_line_error, photo, run_srx
+from tests.conftest import REPO, assert_one_line_error, photo, run_srx, run_torchrun
 
 
 def read_rows(path):
@@ -172,24 +171,13 @@ def test_killed_run_loses_at_most_the_image_in_flight(dataset_factory, tmp_path)
     assert rows[0] == done_before[0]
 
 
-@pytest.mark.skipif(shutil.which("torchrun", path=os.path.dirname(sys.executable)) is None, reason="no torchrun")
 def test_torchrun_two_processes_equal_a_single_process(dataset_factory, tmp_path):
     root = dataset_factory("div2krk")
-    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
     common = ["bench", str(root), "-m", "bicubic", "-m", "dualsr:iters=2", "--no-lpips", "--device", "cpu", "-q"]
-    torchrun = os.path.join(os.path.dirname(sys.executable), "torchrun")
-    launch = [torchrun, "--standalone", "--nproc_per_node=2", "-m", "dualsr_cli", *common]
-    multi = subprocess.run(
-        [*launch, "--out", str(tmp_path / "multi")], env=env, capture_output=True, text=True, timeout=600
-    )
+    multi = run_torchrun(*common, "--out", tmp_path / "multi")
     assert multi.returncode == 0, multi.stderr
-    single = subprocess.run(
-        [sys.executable, "-m", "dualsr_cli", *common, "--out", str(tmp_path / "single")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    # torchrun runs each rank on one thread: so does the single process, for identical arithmetic
+    single = run_srx(*common, "--out", tmp_path / "single", process=True, env={"OMP_NUM_THREADS": "1"})
     assert single.returncode == 0, single.stderr
     strip = lambda rows: [{k: v for k, v in r.items() if k != "seconds"} for r in rows]  # noqa: E731
     multi_rows = read_rows(tmp_path / "multi" / "results.csv")

@@ -12,7 +12,7 @@ import pytest
 from scipy.io import loadmat
 
 from dualsr_cli.image_io import read_image, write_image
-from tests.conftest import assert_one_line_error, file_digest, photo, run_srx
+from tests.conftest import assert_one_line_error, file_digest, photo, run_srx, run_torchrun
 
 FEW = ("--iters", "3", "--quiet")
 
@@ -230,43 +230,22 @@ def test_folder_with_one_corrupt_image_fails_before_any_training(tmp_path):
 
 
 def test_torchrun_shards_a_folder_across_ranks(tmp_path):
-    import shutil
-    import subprocess
-    import sys
-
-    torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
-    if torchrun is None:
-        pytest.skip("no torchrun")
     folder = tmp_path / "in"
     folder.mkdir()
     for name, photo_name in (("a.png", "coffee"), ("b.png", "chelsea"), ("c.png", "astronaut")):
         iio.imwrite(folder / name, photo(photo_name)[:100, :110])
-    from tests.conftest import REPO
-
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.run(
-        [
-            torchrun,
-            "--standalone",
-            "--nproc_per_node=2",
-            "-m",
-            "dualsr_cli",
-            "zero-shot",
-            str(folder),
-            "--iters",
-            "2",
-            "--quiet",
-            "--out",
-            str(tmp_path / "o"),
-            "--json",
-            str(tmp_path / "s.json"),
-            "--device",
-            "cpu",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    proc = run_torchrun(
+        "zero-shot",
+        str(folder),
+        "--iters",
+        "2",
+        "--quiet",
+        "--out",
+        str(tmp_path / "o"),
+        "--json",
+        str(tmp_path / "s.json"),
+        "--device",
+        "cpu",
     )
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in (tmp_path / "o").glob("*_x2.png")) == ["a_x2.png", "b_x2.png", "c_x2.png"]

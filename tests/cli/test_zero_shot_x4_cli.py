@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from dualsr_cli.cli import app
 from dualsr_cli.image_io import read_image, write_image
 from dualsr_cli.ops.kernels import anisotropic_gaussian_kernel, blur_and_subsample_twice, compose_downscale_kernels
-from tests.conftest import file_digest, photo
+from tests.conftest import file_digest, photo, run_torchrun
 
 FEW = ("--scale", "4", "--iters", "2")
 
@@ -131,44 +131,23 @@ def test_bad_input_at_x4_is_refused_before_training(tmp_path, degraded_pair):
 
 
 def test_torchrun_shards_x4_runs_across_ranks(tmp_path):
-    import shutil
-    import subprocess
-    import sys
-
-    torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
-    if torchrun is None:
-        pytest.skip("no torchrun")
     folder = tmp_path / "in"
     folder.mkdir()
     for name, photo_name in (("a.png", "coffee"), ("b.png", "astronaut"), ("c.png", "chelsea")):
         iio.imwrite(folder / name, photo(photo_name)[:90, :88])
-    from tests.conftest import REPO
-
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.run(
-        [
-            torchrun,
-            "--standalone",
-            "--nproc_per_node=2",
-            "-m",
-            "dualsr_cli",
-            "zero-shot",
-            str(folder),
-            *FEW,
-            "--x4-method",
-            "joint",
-            "--quiet",
-            "--out",
-            str(tmp_path / "o"),
-            "--json",
-            str(tmp_path / "s.json"),
-            "--device",
-            "cpu",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    proc = run_torchrun(
+        "zero-shot",
+        str(folder),
+        *FEW,
+        "--x4-method",
+        "joint",
+        "--quiet",
+        "--out",
+        str(tmp_path / "o"),
+        "--json",
+        str(tmp_path / "s.json"),
+        "--device",
+        "cpu",
     )
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in (tmp_path / "o").glob("*_x4.png")) == ["a_x4.png", "b_x4.png", "c_x4.png"]
