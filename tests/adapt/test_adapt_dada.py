@@ -74,6 +74,7 @@ def test_killed_and_resumed_run_equals_an_uninterrupted_one(drealsr, circle_chec
     every_step, at_the_end = ("--save-every", "1"), ("--save-every", "100")
     straight = run_srx(*common, *at_the_end, "--out", tmp_path / "straight")
     assert straight.returncode == 0, straight.stderr
+    (tmp_path / "straight" / "checkpoints" / "3-dada" / "last.pt").unlink()  # 1.1 GB the comparison does not need
 
     env = dict(os.environ, PYTHONPATH=str(REPO))
     cut = tmp_path / "cut"
