@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import io
 import os
+import shutil
 import subprocess
 import sys
 from contextlib import redirect_stderr, redirect_stdout
@@ -78,10 +79,6 @@ def run_srx(
 
 def run_torchrun(*args: str | os.PathLike, nproc: int = 2, timeout: float = 900) -> CliResult:
     """``torchrun --standalone --nproc_per_node=NPROC -m dualsr_cli ARGS`` (skips the test without torchrun)."""
-    import shutil
-
-    import pytest
-
     torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
     if torchrun is None:
         pytest.skip("no torchrun beside this Python")

@@ -55,3 +55,8 @@ class JointX4Trainer(DualSRTrainer):
         """(x2 result, x4 result) of G_DN's kernel applied twice."""
         half = self.g_dn(x, kernel)
         return half, self.g_dn(half, kernel)
+
+    @torch.inference_mode()
+    def downscale(self, image: torch.Tensor) -> torch.Tensor:
+        """G_DN twice on a full image: the x4 downsampler (for the downsampler PSNR against a known kernel)."""
+        return self._downscale_twice(image.to(self.device), self.g_dn.kernel())[1].float().cpu()

@@ -289,8 +289,5 @@ class DualSRTrainer:
 
     @torch.inference_mode()
     def downscale(self, image: torch.Tensor) -> torch.Tensor:
-        """G_DN at the run's scale on a full image (for the downsampler PSNR against a known kernel)."""
-        image = image.to(self.device)
-        if self.SCALE == 2:
-            return self.g_dn(image).float().cpu()
-        return self._downscale_twice(image, self.g_dn.kernel())[1].float().cpu()
+        """G_DN on a full image (for the downsampler PSNR against a known kernel)."""
+        return self.g_dn(image.to(self.device)).float().cpu()
