@@ -63,7 +63,9 @@ def zero_shot(
         typer.Option(
             "--x4-method",
             help="How --scale 4 trains: 'joint' (one run with an x4 upsampler and the x2 kernel applied twice; "
-            "about the x2 time) or 'twice' (DualSR x2, then a fresh DualSR x2 on its result; 2x or more). "
+            "about the x2 time), 'joint-zssr' (that run, then a fresh x4 upsampler trained ZSSR-style on the "
+            "image downscaled with its kernel) or 'twice' (DualSR x2, then a fresh DualSR x2 on its result; "
+            "2x or more). "
             f"[default: {DEFAULT_X4_METHOD}]",
             rich_help_panel="Training",
             show_default=False,

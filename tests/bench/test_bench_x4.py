@@ -79,6 +79,7 @@ def test_real_x4_layouts_run_dualsr_at_x4(tmp_path, layout):
 def test_x4_method_option_is_validated():
     context = MethodContext(scale=4)
     assert build_method("dualsr:x4=joint", context).config.x4_method == "joint"
+    assert build_method("dualsr:x4=joint-zssr", context).config.x4_method == "joint-zssr"
     assert build_method("dualsr", context).config.scale == 4
     with pytest.raises(ConfigError, match="x4 datasets only"):
         build_method("dualsr:x4=twice", MethodContext(scale=2))

@@ -89,6 +89,38 @@ def test_twice_on_a_folder_with_gt_kernels_json_progress_and_skip_existing(degra
     assert os.stat(root / "o" / "coffee_x4.png").st_mtime == 0
 
 
+def test_joint_zssr_shows_both_stages_and_reports_them_in_json(tmp_path, degraded_pair):
+    lr = degraded_pair / "lr" / "coffee.png"
+    args = ("--x4-method", "joint-zssr", "--gt", degraded_pair / "hr" / "coffee.png", "--json", tmp_path / "s.json")
+    result = srx(lr, "--scale", "4", "--iters", "6", *args, "--out", tmp_path / "o", "--tile", "24")
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    for stage in ("stage 1/2 (joint x4: kernel)", "stage 2/2 (ZSSR-style x4 upsampler)"):
+        assert f"training coffee.png · {stage}" in result.stderr
+    sr = read_image(tmp_path / "o" / "coffee_x4.png")
+    assert (sr.width, sr.height) == (352, 344)
+    assert loadmat(tmp_path / "o" / "coffee_kernel_x4.mat")["Kernel"].shape == (25, 25)
+    entry = json.loads((tmp_path / "s.json").read_text())["images"][0]
+    assert [stage["iterations"] for stage in entry["stages"]] == [6, 2] and entry["iterations"] == 8
+    assert entry["stages"][1]["son_crop"] == 21 and 5 < entry["metrics"]["psnr_y"] < 60
+    untiled = srx(
+        lr,
+        "--scale",
+        "4",
+        "--iters",
+        "6",
+        "--x4-method",
+        "joint-zssr",
+        "--tile",
+        "0",
+        "--quiet",
+        "--out",
+        tmp_path / "u.png",
+    )
+    assert untiled.exit_code == 0, (untiled.stderr, untiled.exception)
+    difference = iio.imread(tmp_path / "u.png").astype(int) - iio.imread(tmp_path / "o" / "coffee_x4.png").astype(int)
+    assert np.abs(difference).max() <= 1
+
+
 def test_joint_tiled_equals_untiled_and_corrected_changes_the_result(tmp_path):
     write_image(tmp_path / "in.png", photo("coffee")[60:160, 100:210] / 255.0)
     runs = {

@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy.io import loadmat
 
-from dualsr_cli.engine.zero_shot.config import ZeroShotConfig
+from dualsr_cli.engine.zero_shot.config import X4_METHODS, ZeroShotConfig
 from dualsr_cli.engine.zero_shot.joint_x4 import JointX4Trainer
 from dualsr_cli.engine.zero_shot.pipeline import zero_shot_image
 from dualsr_cli.image_io import read_image, write_image
@@ -88,7 +88,7 @@ def test_div2krk_x4_degradation_is_one_31x31_kernel_at_stride_4():
     np.testing.assert_allclose(direct, lr[4:37, 4:37], atol=1e-12)
 
 
-@pytest.mark.parametrize("method", ["twice", "joint"])
+@pytest.mark.parametrize("method", X4_METHODS)
 def test_x4_output_sizes_kernel_shape_and_determinism(tmp_path, lr_photo, method):
     config = ZeroShotConfig(scale=4, x4_method=method, iters=2)
     a = zero_shot_image(lr_photo, tmp_path / "a" / "coffee_small_x4.png", config)
@@ -98,7 +98,7 @@ def test_x4_output_sizes_kernel_shape_and_determinism(tmp_path, lr_photo, method
     assert a.kernel_mat == str(tmp_path / "a" / "coffee_small_kernel_x4.mat")
     kernel = loadmat(a.kernel_mat)["Kernel"]
     assert kernel.shape == (25, 25) and kernel.dtype == np.float32 and kernel.sum() == pytest.approx(1.0, abs=1e-5)
-    assert len(a.stages) == (2 if method == "twice" else 1) and a.scale == 4
+    assert len(a.stages) == (1 if method == "joint" else 2) and a.scale == 4
     assert _digest(tmp_path / "a" / "coffee_small_x4.png") == _digest(tmp_path / "b" / "coffee_small_x4.png")
     np.testing.assert_array_equal(kernel, loadmat(b.kernel_mat)["Kernel"])
     zero_shot_image(lr_photo, tmp_path / "c" / "coffee_small_x4.png", replace(config, seed=1))

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     import torch
 
 SCALES = (2, 4)
-X4Method = Literal["twice", "joint"]
-X4_METHODS: tuple[X4Method, ...] = ("twice", "joint")
+X4Method = Literal["twice", "joint", "joint-zssr"]
+X4_METHODS: tuple[X4Method, ...] = ("twice", "joint", "joint-zssr")
 # joint: +0.70 dB over twice on coffee at 3000 iterations, in a fifth of its CPU time, though both stay below
 # bicubic (benchmarks/zero_shot_quality.py --scale 4; README "x4")
 DEFAULT_X4_METHOD: X4Method = "joint"
@@ -38,6 +38,11 @@ TRAINING_BORDER = 10
 # 64..128 px crops of the input (its LR crops are a quarter of that, 16..32 px).
 MIN_IMAGE_SIDE = MIN_HR_CROP + 2 * TRAINING_BORDER
 MAX_INPUT_MEGAPIXELS = 40.0
+# joint-zssr's second stage (zssr_x4.py): ZSSR-style G_UP training on the image and its learned-kernel
+# downscale, for a third of the joint run's iterations (1000 at the default 3000), 4 crop pairs per step
+ZSSR_ITERS_DIVISOR = 3
+ZSSR_BATCH = 4
+ZSSR_LR = 1e-3
 
 
 @dataclass(frozen=True)
@@ -64,8 +69,9 @@ class OfficialQuirks:
 class ZeroShotConfig:
     """One DualSR run per image: scale, schedule length, loss weights, optimiser and runtime settings.
 
-    ``scale=4`` runs ``x4_method``: ``joint`` (one run with an x4 upsampler and G_DN's kernel applied twice)
-    or ``twice`` (DualSR x2, then a fresh DualSR x2 on its result); ``x4_method`` is ignored at x2.
+    ``scale=4`` runs ``x4_method``: ``joint`` (one run with an x4 upsampler and G_DN's kernel applied twice),
+    ``joint-zssr`` (that run, then a fresh x4 G_UP trained ZSSR-style with its kernel) or ``twice`` (DualSR
+    x2, then a fresh DualSR x2 on its result); ``x4_method`` is ignored at x2.
     """
 
     scale: int = 2
@@ -104,6 +110,11 @@ class ZeroShotConfig:
             raise ConfigError(f"Adam beta1 must be in [0, 1), got {self.beta1}")
         if self.tile is not None:
             check_int("--tile", self.tile, low=0, high=MAX_SIDE, hint="0 turns tiling off")
+
+    @property
+    def zssr_iters(self) -> int:
+        """Iterations of joint-zssr's second stage."""
+        return max(1, self.iters // ZSSR_ITERS_DIVISOR)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,4 +1,5 @@
-"""Zero-shot x4: DualSR x2 twice (``twice``) or srx's joint x4 run (``joint``), both as a ``SuperResolved``.
+"""Zero-shot x4: DualSR x2 twice (``twice``), srx's joint x4 run (``joint``), or that run with a ZSSR-style
+second stage (``joint-zssr``), each as a ``SuperResolved``.
 
 ``twice`` is the recipe DualSR's author suggests for x4 (memad73/DualSR issue #1): an x2 run on the
 image, then a second x2 run trained from scratch on that result. It also mirrors how DIV2KRK made its x4
@@ -21,8 +22,10 @@ from .config import ZeroShotConfig
 from .joint_x4 import JointX4Trainer
 from .pipeline import Hooks, SuperResolved
 from .trainer import DualSRTrainer
+from .zssr_x4 import ZSSRUpsamplerTrainer
 
 STAGES_TWICE = ("x2 of the input", "x2 of the x2 result")
+STAGES_JOINT_ZSSR = ("joint x4: kernel", "ZSSR-style x4 upsampler")
 
 
 def _stage_record(what: str, trainer: DualSRTrainer | JointX4Trainer, inference_seconds: float) -> dict:
@@ -94,18 +97,46 @@ def super_resolve_twice(
 
 
 def super_resolve_joint(
-    image: ImageData, config: ZeroShotConfig, device: torch.device, *, hooks: Hooks, name: str
+    image: ImageData, config: ZeroShotConfig, device: torch.device, *, hooks: Hooks, name: str, zssr: bool = False
 ) -> SuperResolved:
-    """One joint x4 run (``JointX4Trainer``); its x4 kernel is the learned x2 kernel composed with itself."""
+    """One joint x4 run (``JointX4Trainer``); its x4 kernel is the learned x2 kernel composed with itself.
+
+    ``zssr`` (``joint-zssr``): then upscale with a fresh G_UP trained ZSSR-style with that kernel (``zssr_x4``).
+    """
     pixels = to_network_input(image)
+    if zssr and hooks.on_stage is not None:
+        hooks.on_stage(1, len(STAGES_JOINT_ZSSR), STAGES_JOINT_ZSSR[0])
     trainer = JointX4Trainer(image.rgb_float64(), config, device)
     if hooks.on_start is not None:
         hooks.on_start(name, config.iters)
     final_losses = trainer.train(hooks.on_step)
+    iterations, train_seconds = trainer.iteration, trainer.train_seconds
+    if zssr:
+        joint_stage = _stage_record(STAGES_JOINT_ZSSR[0], trainer, 0.0)
+        if hooks.on_stage is not None:
+            hooks.on_stage(2, len(STAGES_JOINT_ZSSR), STAGES_JOINT_ZSSR[1])
+        refiner = ZSSRUpsamplerTrainer(image.rgb_float64(), trainer.kernel(), config, device)
+        if hooks.on_start is not None:
+            hooks.on_start(name, config.zssr_iters)
+        refiner.train(hooks.on_step, kernel_sum=float(trainer.kernel().sum()))
+        trainer.g_up = refiner.g_up  # the joint run's G_DN and kernel stay; its G_UP is replaced
+        iterations, train_seconds = iterations + refiner.iteration, train_seconds + refiner.train_seconds
     start = time.perf_counter()
     upscaled = trainer.upscale(pixels, on_tile=hooks.on_inference)
     inference_seconds = time.perf_counter() - start
     color, alpha = from_network_output(upscaled, image)
+    if zssr:
+        zssr_stage = {
+            "stage": STAGES_JOINT_ZSSR[1],
+            "iterations": refiner.iteration,
+            "son_crop": refiner.son_crop,
+            "train_seconds": refiner.train_seconds,
+            "inference_seconds": inference_seconds,
+            "final_l1": refiner.last_loss,
+        }
+        stages = [joint_stage, zssr_stage]
+    else:
+        stages = [_stage_record("joint x4", trainer, inference_seconds)]
     return SuperResolved(
         pixels=pixels,
         color=color,
@@ -114,10 +145,10 @@ def super_resolve_joint(
         final_losses=final_losses,
         inference_seconds=inference_seconds,
         downscale=trainer.downscale,
-        iterations=trainer.iteration,
+        iterations=iterations,
         hr_crop=trainer.hr_crop,
-        train_seconds=trainer.train_seconds,
-        stages=[_stage_record("joint x4", trainer, inference_seconds)],
+        train_seconds=train_seconds,
+        stages=stages,
     )
 
 
@@ -125,7 +156,10 @@ def super_resolve_x4(
     image: ImageData, config: ZeroShotConfig, device: torch.device, *, hooks: Hooks, name: str
 ) -> SuperResolved:
     """``config.x4_method`` on ``image`` (checks and the small-image warning are done by ``super_resolve``)."""
-    run = super_resolve_joint if config.x4_method == "joint" else super_resolve_twice
-    result = run(image, config, device, hooks=hooks, name=name)
+    if config.x4_method == "twice":
+        result = super_resolve_twice(image, config, device, hooks=hooks, name=name)
+    else:
+        zssr = config.x4_method == "joint-zssr"
+        result = super_resolve_joint(image, config, device, hooks=hooks, name=name, zssr=zssr)
     result.kernel = np.asarray(result.kernel, dtype=np.float64)
     return result

@@ -1,0 +1,111 @@
+"""Stage 2 of ``--x4-method joint-zssr``: a fresh x4 G_UP trained ZSSR-style with the joint run's kernel.
+
+The joint run estimates the degradation well on large photos (kernel L2 0.012 on the bundled RealSR
+photo) but its G_UP, trained through the GAN cycle on 32 px LR crops, stays below bicubic. ZSSR (Shocher
+et al., CVPR 2018) fed with a KernelGAN kernel is the route behind KernelGAN's x4 result: downscale the
+whole image with the estimated kernel (the "son") and train the upsampler to map son crops back to the
+image. srx keeps DualSR's x4 G_UP architecture and changes only what it is trained on:
+
+- son = the input (cropped to a multiple of 4) correlated with the learned 13x13 x2 kernel, every 2nd pixel
+  kept, twice (reflect borders): the same x4 degradation the joint run's G_DN applies, on the whole image;
+- pairs: a random son crop of ``HR_CROP / 4`` px (smaller for small images) and the input crop 4x its
+  size at the aligned position, each pair under one of the 8 flips/rotations (ZSSR's augmentation);
+- L1 loss, Adam at ``ZSSR_LR`` with the joint run's beta1, batch ``ZSSR_BATCH``, learning rate x0.1 at
+  60 % and again at 80 % of ``config.zssr_iters`` (a fixed version of ZSSR's adaptive decay).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from ...archs.dualsr import UpsamplerG, build_dualsr_networks
+from ...ops.kernels import blur_and_subsample_twice
+from .config import HR_CROP, ZSSR_BATCH, ZSSR_LR, ZeroShotConfig
+from .trainer import StepLosses
+
+SCALE = 4
+
+
+def son_of(image: np.ndarray, kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(image cropped to a multiple of 4, its x4 downscale by ``kernel`` applied twice): (H, W, 3) float64."""
+    rows, cols = image.shape[0] // SCALE * SCALE, image.shape[1] // SCALE * SCALE
+    father = np.asarray(image[:rows, :cols], dtype=np.float64)
+    return father, blur_and_subsample_twice(father, np.asarray(kernel, dtype=np.float64))
+
+
+def dihedral(x: torch.Tensor, which: int) -> torch.Tensor:
+    """One of the 8 flips/rotations of (N, C, H, W): ``which // 2`` quarter turns, then a flip if odd."""
+    turned = torch.rot90(x, which // 2, (2, 3))
+    return turned.flip(3) if which % 2 else turned
+
+
+class ZSSRUpsamplerTrainer:
+    """Trains a fresh x4 G_UP on (son, image) crop pairs made with a fixed learned kernel."""
+
+    def __init__(self, image: np.ndarray, kernel: np.ndarray, config: ZeroShotConfig, device: torch.device) -> None:
+        self.config = config
+        self.device = device
+        father, son = son_of(image, kernel)
+        self.father = torch.as_tensor(father.transpose(2, 0, 1)[None], dtype=torch.float32, device=device)
+        self.son = torch.as_tensor(son.transpose(2, 0, 1)[None], dtype=torch.float32, device=device)
+        self.son_crop = min(HR_CROP, father.shape[0], father.shape[1]) // SCALE
+        self.g_up: UpsamplerG = build_dualsr_networks(config.seed, upsampler_scale=SCALE)[0].to(device)
+        if config.channels_last:
+            self.g_up = self.g_up.to(memory_format=torch.channels_last)
+        self.optimiser = torch.optim.Adam(self.g_up.parameters(), lr=ZSSR_LR, betas=(config.beta1, 0.999))
+        self.rng = np.random.default_rng(config.seed)
+        self.iteration = 0
+        self.train_seconds = 0.0
+        self.last_loss = float("nan")
+
+    def pair(self, row: int, col: int, which: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The son crop at (row, col) and the image crop it was downscaled from, both under ``dihedral(which)``."""
+        size = self.son_crop
+        son = self.son[:, :, row : row + size, col : col + size]
+        father = self.father[:, :, SCALE * row : SCALE * (row + size), SCALE * col : SCALE * (col + size)]
+        return dihedral(son, which), dihedral(father, which)
+
+    def _batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = self.rng.integers(0, self.son.shape[2] - self.son_crop + 1, ZSSR_BATCH)
+        cols = self.rng.integers(0, self.son.shape[3] - self.son_crop + 1, ZSSR_BATCH)
+        turns = self.rng.integers(0, 8, ZSSR_BATCH)
+        sons, fathers = zip(*map(self.pair, rows.tolist(), cols.tolist(), turns.tolist()), strict=True)
+        son = torch.cat(sons)
+        if self.config.channels_last:
+            son = son.contiguous(memory_format=torch.channels_last)
+        return son, torch.cat(fathers)
+
+    def step(self) -> float:
+        total = self.config.zssr_iters
+        rate = (
+            ZSSR_LR * (0.1 if self.iteration >= 0.6 * total else 1.0) * (0.1 if self.iteration >= 0.8 * total else 1.0)
+        )
+        for group in self.optimiser.param_groups:
+            group["lr"] = rate
+        son, father = self._batch()
+        self.optimiser.zero_grad(set_to_none=True)
+        loss = (self.g_up(son) - father).abs().mean()
+        loss.backward()
+        self.optimiser.step()
+        self.iteration += 1
+        self.last_loss = float(loss.detach())
+        return self.last_loss
+
+    def train(self, on_step: Callable[[int, StepLosses], None] | None = None, kernel_sum: float = 1.0) -> None:
+        """All ``config.zssr_iters`` steps; ``on_step`` sees the L1 loss as the backward-cycle term.
+
+        It *is* DualSR's backward cycle (image -> fixed learned downscale -> G_UP -> image), unweighted.
+        """
+        self.g_up.train()
+        start = time.perf_counter()
+        try:
+            while self.iteration < self.config.zssr_iters:
+                loss = self.step()
+                if on_step is not None:
+                    on_step(self.iteration, StepLosses(0.0, 0.0, loss, 0.0, 0.0, 0.0, 0.0, kernel_sum))
+        finally:
+            self.train_seconds += time.perf_counter() - start
