@@ -5,7 +5,7 @@ a random 11x11 anisotropic Gaussian with multiplicative noise (the DIV2KRK x2 pr
 paper, fixed seed). x2: LR = HR correlated with the kernel (reflect) and subsampled by 2. x4, the way
 DIV2KRK made its x4 images: the same x2 kernel applied twice (blur, keep every 2nd pixel, blur, keep every
 2nd), which is one 31x31 composite kernel, the ground truth for the kernel error. LR is rounded to 8 bits.
-Bicubic is MATLAB ``imresize``; srx is ``zero_shot_image`` (x4: both ``--x4-method twice`` and ``joint``).
+Bicubic is MATLAB ``imresize``; srx is ``zero_shot_image`` (x4: each ``--x4-method``: twice, joint, joint-zssr).
 Metrics: Y-PSNR / SSIM, MATLAB convention, border = scale. Per-image results are cached in OUT so an
 interrupted run resumes. x4 also reports the x2 run's time on the same input: stage 1 of ``twice`` *is*
 that x2 run (same input, settings and seed), so its training + inference time is used. Photos smaller than

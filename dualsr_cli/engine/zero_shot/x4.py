@@ -22,10 +22,11 @@ from .config import ZeroShotConfig
 from .joint_x4 import JointX4Trainer
 from .pipeline import Hooks, SuperResolved
 from .trainer import DualSRTrainer
+from .zssr_x4 import STAGE as ZSSR_STAGE
 from .zssr_x4 import ZSSRUpsamplerTrainer
 
 STAGES_TWICE = ("x2 of the input", "x2 of the x2 result")
-STAGES_JOINT_ZSSR = ("joint x4: kernel", "ZSSR-style x4 upsampler")
+STAGES_JOINT_ZSSR = ("joint x4: kernel", ZSSR_STAGE)
 
 
 def _stage_record(what: str, trainer: DualSRTrainer | JointX4Trainer, inference_seconds: float) -> dict:
@@ -96,6 +97,20 @@ def super_resolve_twice(
     )
 
 
+def _zssr_stage(
+    image: ImageData, trainer: JointX4Trainer, config: ZeroShotConfig, device: torch.device, hooks: Hooks, name: str
+) -> ZSSRUpsamplerTrainer:
+    """Stage 2 of ``joint-zssr``: a fresh G_UP trained ZSSR-style with the joint run's kernel, put in its place."""
+    if hooks.on_stage is not None:
+        hooks.on_stage(2, len(STAGES_JOINT_ZSSR), STAGES_JOINT_ZSSR[1])
+    refiner = ZSSRUpsamplerTrainer(image.rgb_float64(), trainer.kernel(), config, device)
+    if hooks.on_start is not None:
+        hooks.on_start(name, config.zssr_iters)
+    refiner.train(hooks.on_step, kernel_sum=float(trainer.kernel().sum()))
+    trainer.g_up = refiner.g_up  # the joint run's G_DN and kernel stay; only the upsampler is replaced
+    return refiner
+
+
 def super_resolve_joint(
     image: ImageData, config: ZeroShotConfig, device: torch.device, *, hooks: Hooks, name: str, zssr: bool = False
 ) -> SuperResolved:
@@ -110,33 +125,16 @@ def super_resolve_joint(
     if hooks.on_start is not None:
         hooks.on_start(name, config.iters)
     final_losses = trainer.train(hooks.on_step)
-    iterations, train_seconds = trainer.iteration, trainer.train_seconds
-    if zssr:
-        joint_stage = _stage_record(STAGES_JOINT_ZSSR[0], trainer, 0.0)
-        if hooks.on_stage is not None:
-            hooks.on_stage(2, len(STAGES_JOINT_ZSSR), STAGES_JOINT_ZSSR[1])
-        refiner = ZSSRUpsamplerTrainer(image.rgb_float64(), trainer.kernel(), config, device)
-        if hooks.on_start is not None:
-            hooks.on_start(name, config.zssr_iters)
-        refiner.train(hooks.on_step, kernel_sum=float(trainer.kernel().sum()))
-        trainer.g_up = refiner.g_up  # the joint run's G_DN and kernel stay; its G_UP is replaced
-        iterations, train_seconds = iterations + refiner.iteration, train_seconds + refiner.train_seconds
+    joint_seconds = trainer.train_seconds
+    refiner = _zssr_stage(image, trainer, config, device, hooks, name) if zssr else None
     start = time.perf_counter()
     upscaled = trainer.upscale(pixels, on_tile=hooks.on_inference)
     inference_seconds = time.perf_counter() - start
     color, alpha = from_network_output(upscaled, image)
-    if zssr:
-        zssr_stage = {
-            "stage": STAGES_JOINT_ZSSR[1],
-            "iterations": refiner.iteration,
-            "son_crop": refiner.son_crop,
-            "train_seconds": refiner.train_seconds,
-            "inference_seconds": inference_seconds,
-            "final_l1": refiner.last_loss,
-        }
-        stages = [joint_stage, zssr_stage]
-    else:
+    if refiner is None:
         stages = [_stage_record("joint x4", trainer, inference_seconds)]
+    else:
+        stages = [_stage_record(STAGES_JOINT_ZSSR[0], trainer, 0.0), refiner.stage_record(inference_seconds)]
     return SuperResolved(
         pixels=pixels,
         color=color,
@@ -145,9 +143,9 @@ def super_resolve_joint(
         final_losses=final_losses,
         inference_seconds=inference_seconds,
         downscale=trainer.downscale,
-        iterations=iterations,
+        iterations=trainer.iteration + (refiner.iteration if refiner else 0),
         hr_crop=trainer.hr_crop,
-        train_seconds=train_seconds,
+        train_seconds=joint_seconds + (refiner.train_seconds if refiner else 0.0),
         stages=stages,
     )
 

@@ -28,6 +28,7 @@ from .config import HR_CROP, ZSSR_BATCH, ZSSR_LR, ZeroShotConfig
 from .trainer import StepLosses
 
 SCALE = 4
+STAGE = "ZSSR-style x4 upsampler"  # its name in progress and in --json
 
 
 def son_of(image: np.ndarray, kernel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -109,3 +110,14 @@ class ZSSRUpsamplerTrainer:
                     on_step(self.iteration, StepLosses(0.0, 0.0, loss, 0.0, 0.0, 0.0, 0.0, kernel_sum))
         finally:
             self.train_seconds += time.perf_counter() - start
+
+    def stage_record(self, inference_seconds: float) -> dict:
+        """This stage's entry in ``--json``'s ``stages``."""
+        return {
+            "stage": STAGE,
+            "iterations": self.iteration,
+            "son_crop": self.son_crop,
+            "train_seconds": self.train_seconds,
+            "inference_seconds": inference_seconds,
+            "final_l1": self.last_loss,
+        }
