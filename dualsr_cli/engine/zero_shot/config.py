@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 SCALES = (2, 4)
 X4Method = Literal["twice", "joint", "joint-zssr"]
 X4_METHODS: tuple[X4Method, ...] = ("twice", "joint", "joint-zssr")
-# joint: +0.70 dB over twice on coffee at 3000 iterations, in a fifth of its CPU time, though both stay below
-# bicubic (benchmarks/zero_shot_quality.py --scale 4; README "x4")
-DEFAULT_X4_METHOD: X4Method = "joint"
+# joint-zssr: on coffee at 3000 iterations 25.70 dB, +0.95 over joint (24.75) and +1.65 over twice (24.05),
+# still 0.28 below bicubic, at ~2x the x2 run's time (benchmarks/zero_shot_quality.py --scale 4; README "x4")
+DEFAULT_X4_METHOD: X4Method = "joint-zssr"
 
 DEFAULT_ITERS = 3000
 HR_CROP = 128
