@@ -98,15 +98,16 @@ def super_resolve_twice(
 
 
 def _zssr_stage(
-    image: ImageData, trainer: JointX4Trainer, config: ZeroShotConfig, device: torch.device, hooks: Hooks, name: str
+    rgb: np.ndarray, trainer: JointX4Trainer, config: ZeroShotConfig, device: torch.device, hooks: Hooks, name: str
 ) -> ZSSRUpsamplerTrainer:
     """Stage 2 of ``joint-zssr``: a fresh G_UP trained ZSSR-style with the joint run's kernel, put in its place."""
     if hooks.on_stage is not None:
         hooks.on_stage(2, len(STAGES_JOINT_ZSSR), STAGES_JOINT_ZSSR[1])
-    refiner = ZSSRUpsamplerTrainer(image.rgb_float64(), trainer.kernel(), config, device)
+    kernel = trainer.kernel()
+    refiner = ZSSRUpsamplerTrainer(rgb, kernel, config, device)
     if hooks.on_start is not None:
         hooks.on_start(name, config.zssr_iters)
-    refiner.train(hooks.on_step, kernel_sum=float(trainer.kernel().sum()))
+    refiner.train(hooks.on_step, kernel_sum=float(kernel.sum()))
     trainer.g_up = refiner.g_up  # the joint run's G_DN and kernel stay; only the upsampler is replaced
     return refiner
 
@@ -121,12 +122,12 @@ def super_resolve_joint(
     pixels = to_network_input(image)
     if zssr and hooks.on_stage is not None:
         hooks.on_stage(1, len(STAGES_JOINT_ZSSR), STAGES_JOINT_ZSSR[0])
-    trainer = JointX4Trainer(image.rgb_float64(), config, device)
+    rgb = image.rgb_float64()
+    trainer = JointX4Trainer(rgb, config, device)
     if hooks.on_start is not None:
         hooks.on_start(name, config.iters)
     final_losses = trainer.train(hooks.on_step)
-    joint_seconds = trainer.train_seconds
-    refiner = _zssr_stage(image, trainer, config, device, hooks, name) if zssr else None
+    refiner = _zssr_stage(rgb, trainer, config, device, hooks, name) if zssr else None
     start = time.perf_counter()
     upscaled = trainer.upscale(pixels, on_tile=hooks.on_inference)
     inference_seconds = time.perf_counter() - start
@@ -145,7 +146,7 @@ def super_resolve_joint(
         downscale=trainer.downscale,
         iterations=trainer.iteration + (refiner.iteration if refiner else 0),
         hr_crop=trainer.hr_crop,
-        train_seconds=joint_seconds + (refiner.train_seconds if refiner else 0.0),
+        train_seconds=trainer.train_seconds + (refiner.train_seconds if refiner else 0.0),
         stages=stages,
     )
 

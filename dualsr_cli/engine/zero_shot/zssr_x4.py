@@ -49,7 +49,6 @@ class ZSSRUpsamplerTrainer:
 
     def __init__(self, image: np.ndarray, kernel: np.ndarray, config: ZeroShotConfig, device: torch.device) -> None:
         self.config = config
-        self.device = device
         father, son = son_of(image, kernel)
         self.father = torch.as_tensor(father.transpose(2, 0, 1)[None], dtype=torch.float32, device=device)
         self.son = torch.as_tensor(son.transpose(2, 0, 1)[None], dtype=torch.float32, device=device)
@@ -107,9 +106,14 @@ class ZSSRUpsamplerTrainer:
             while self.iteration < self.config.zssr_iters:
                 loss = self.step()
                 if on_step is not None:
-                    on_step(self.iteration, StepLosses(0.0, 0.0, loss, 0.0, 0.0, 0.0, 0.0, kernel_sum))
+                    on_step(self.iteration, self._as_step_losses(loss, kernel_sum))
         finally:
             self.train_seconds += time.perf_counter() - start
+
+    @staticmethod
+    def _as_step_losses(loss: float, kernel_sum: float) -> StepLosses:
+        none = dict.fromkeys(("gan", "cycle_forward", "interpolation", "regulariser", "bicubic", "discriminator"), 0.0)
+        return StepLosses(**none, cycle_backward=loss, kernel_sum=kernel_sum)
 
     def stage_record(self, inference_seconds: float) -> dict:
         """This stage's entry in ``--json``'s ``stages``."""
