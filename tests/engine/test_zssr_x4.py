@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from dualsr_cli.engine.zero_shot.config import ZeroShotConfig
-from dualsr_cli.engine.zero_shot.zssr_x4 import ZSSRUpsamplerTrainer, dihedral, son_of
+from dualsr_cli.engine.zero_shot.zssr_x4 import ZSSRUpsamplerTrainer, dihedral, dihedral_crop, son_of
 from dualsr_cli.ops.kernels import anisotropic_gaussian_kernel, blur_and_subsample_twice
 from tests.conftest import photo
 
@@ -26,17 +26,39 @@ def test_a_pair_is_a_son_crop_and_the_image_crop_it_came_from():
     trainer = ZSSRUpsamplerTrainer(image, KERNEL, ZeroShotConfig(scale=4, iters=3), CPU)
     assert trainer.son_crop == 128 // 4  # HR_CROP / 4, the joint run's LR crop
     trainer.son_crop = 20
-    son, father = trainer.pair(3, 5, 0)
-    assert son.shape == (1, 3, 20, 20) and father.shape == (1, 3, 80, 80)
-    # away from the crop's own borders, downscaling the image crop gives the son crop back
-    again = blur_and_subsample_twice(father[0].double().numpy().transpose(1, 2, 0), KERNEL)
-    inner = son[0].double().numpy().transpose(1, 2, 0)
-    np.testing.assert_allclose(again[4:-4, 4:-4], inner[4:-4, 4:-4], atol=1e-6)
-    # both halves of a pair get the same flip/rotation
+    father = torch.as_tensor(image.transpose(2, 0, 1)[None], dtype=torch.float32)
     for which in range(8):
-        s, f = trainer.pair(3, 5, which)
-        torch.testing.assert_close(s, dihedral(son, which))
-        torch.testing.assert_close(f, dihedral(father, which))
+        son, crop = trainer.pair(3, 5, which)
+        assert son.shape == (1, 3, 20, 20) and crop.shape == (1, 3, 80, 80)
+        # the image is flipped/rotated first, then degraded: the kernel keeps its orientation in every son
+        turned = dihedral(father.double(), which)[0].numpy().transpose(1, 2, 0)
+        expected_son = blur_and_subsample_twice(turned, KERNEL)[3:23, 5:25]
+        np.testing.assert_allclose(son[0].double().numpy().transpose(1, 2, 0), expected_son, atol=1e-6)
+        torch.testing.assert_close(crop, dihedral(father, which)[:, :, 12:92, 20:100])
+        # away from the crop's own borders, degrading the image crop gives the son crop back
+        again = blur_and_subsample_twice(crop[0].double().numpy().transpose(1, 2, 0), KERNEL)
+        np.testing.assert_allclose(again[4:-4, 4:-4], expected_son[4:-4, 4:-4], atol=1e-6)
+
+
+def test_batches_fit_inside_every_son_of_a_non_square_image():
+    trainer = ZSSRUpsamplerTrainer(photo("coffee")[:120, :200] / 255.0, KERNEL, ZeroShotConfig(scale=4), CPU)
+    assert trainer.son_crop == 30 and [s.shape[2:] for s in trainer.sons[:4]] == [
+        (30, 50),
+        (30, 50),
+        (50, 30),
+        (50, 30),
+    ]
+    for _ in range(20):  # rotated sons are 50x30: a crop drawn for the wrong orientation would come out short
+        son, father = trainer._batch()
+        assert son.shape == (4, 3, 30, 30) and father.shape == (4, 3, 120, 120)
+
+
+def test_dihedral_crop_is_the_crop_of_the_transformed_image():
+    x = torch.arange(2 * 3 * 12 * 20, dtype=torch.float32).reshape(2, 3, 12, 20)
+    for which in range(8):
+        full = dihedral(x, which)
+        for row, col in [(0, 0), (1, 3), (full.shape[2] - 5, full.shape[3] - 5)]:
+            torch.testing.assert_close(dihedral_crop(x, which, row, col, 5), full[:, :, row : row + 5, col : col + 5])
 
 
 def test_dihedral_gives_the_8_distinct_flips_and_rotations():
