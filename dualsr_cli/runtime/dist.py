@@ -8,6 +8,7 @@ formed: NCCL when every rank has its own GPU, otherwise gloo (CPU).
 from __future__ import annotations
 
 import datetime
+import importlib
 import os
 from dataclasses import dataclass
 
@@ -60,6 +61,11 @@ def init_from_env() -> DistContext:
     rank = int(os.environ["RANK"])
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if not torch.distributed.is_initialized():
+        # torch.optim imports torch._dynamo on first use; imported after the group exists, dynamo keeps
+        # references to it, destroy_process_group then leaves gloo's worker threads running, and one of them
+        # freeing a collective's tensors during interpreter shutdown aborts the process (SIGABRT,
+        # "terminate called without an active exception", about 1 run in 5 under torchrun on torch 2.14).
+        importlib.import_module("torch._dynamo")
         use_nccl = torch.cuda.is_available() and torch.cuda.device_count() > local_rank
         backend = "nccl" if use_nccl else "gloo"
         if use_nccl:

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+
 import pytest
 import torch
 
 from dualsr_cli.errors import ConfigError
 from dualsr_cli.runtime.device import describe, resolve_device
 from dualsr_cli.runtime.dist import DistContext, init_from_env
+from tests.conftest import REPO
 
 
 @pytest.mark.parametrize("spec", ["cpu", "CPU", " cpu ", ""])
@@ -64,3 +70,35 @@ def test_all_gather_returns_every_rank_in_rank_order(monkeypatch):
 
     monkeypatch.setattr(torch.distributed, "all_gather_object", fake_gather)
     assert DistContext(rank=0, world_size=2).all_gather({"rank": 0}) == [{"rank": 0}, {"rank": 1}]
+
+
+RANK_SCRIPT = """
+import os, sys, torch
+from dualsr_cli.runtime.dist import init_from_env, shutdown
+context = init_from_env()
+torch.optim.Adam(torch.nn.Linear(2, 2).parameters())  # what every training run does: it imports torch._dynamo
+context.all_gather({"rank": context.rank})
+shutdown(context)
+names = [open(f"/proc/self/task/{task}/comm").read().strip() for task in os.listdir("/proc/self/task")]
+sys.exit(f"gloo threads survived shutdown: {names}" if any("gloo" in name for name in names) else 0)
+"""
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="thread names are read from Linux's /proc")
+def test_shutdown_stops_gloo_threads_even_after_training_imported_dynamo(tmp_path):
+    # A surviving gloo worker that frees a collective's tensors during interpreter shutdown aborts the
+    # process at exit (SIGABRT), failing a torchrun job whose results were all written.
+    script = tmp_path / "ranks.py"
+    script.write_text(RANK_SCRIPT)
+    torchrun = shutil.which("torchrun", path=os.path.dirname(sys.executable))
+    if torchrun is None:
+        pytest.skip("no torchrun beside this Python")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run(
+        [torchrun, "--standalone", "--nproc_per_node=2", str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
