@@ -81,7 +81,7 @@ class Bicubic:
 
 class DualSRMethod:
     """srx's zero-shot DualSR engine, trained per image (options: iters, seed, corrected, lambdas;
-    x4=twice|joint|joint-zssr; batch, ensemble).
+    x4=twice|joint|joint-zssr|x2-zssr; batch, ensemble).
 
     Runs at the dataset's scale (x2 or x4); ``x4`` picks the x4 method and is refused at x2. ``batch=N`` trains
     the next N images of the run together (lockstep, each its own networks and seed); the runner announces the

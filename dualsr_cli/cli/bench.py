@@ -17,7 +17,7 @@ HELP = "\n\n".join(
         "The layout is detected: RealSR V3, DRealSR, DIV2KRK, NTIRE 2017 track 2, the EDSR benchmark layout "
         "(HR/ + LR_bicubic/X<s>/) or plain HR/ + LR/ folders. Methods: bicubic (MATLAB imresize), dualsr "
         "(srx zero-shot at the dataset scale; options as dualsr:iters=500,seed=0, at x4 also "
-        "x4=twice|joint|joint-zssr) "
+        "x4=twice|joint|joint-zssr|x2-zssr) "
         "and checkpoints as srx run loads them: "
         "dasr:SRN.pth, cdc:CDC.pth, ddnsr:DDNSR.pth, fda:FDA.pth, dada:DADA.pth,maps=SOURCE.pth, auto:ANY.pth. "
         "With --out, results.csv gets one row per image and "

@@ -64,8 +64,9 @@ def zero_shot(
             "--x4-method",
             help="How --scale 4 trains: 'joint' (one run with an x4 upsampler and the x2 kernel applied twice; "
             "about the x2 time), 'joint-zssr' (that run, then a fresh x4 upsampler trained ZSSR-style on the "
-            "image downscaled with its kernel) or 'twice' (DualSR x2, then a fresh DualSR x2 on its result; "
-            "2x or more). "
+            "image downscaled with its kernel), 'x2-zssr' (a DualSR x2 run for the kernel only, composed for x4 "
+            "as KernelGAN does, then that ZSSR-style upsampler) or 'twice' (DualSR x2, then a fresh DualSR x2 "
+            "on its result; 2x or more). "
             f"[default: {DEFAULT_X4_METHOD}]",
             rich_help_panel="Training",
             show_default=False,

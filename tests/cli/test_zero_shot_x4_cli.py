@@ -89,12 +89,13 @@ def test_twice_on_a_folder_with_gt_kernels_json_progress_and_skip_existing(degra
     assert os.stat(root / "o" / "coffee_x4.png").st_mtime == 0
 
 
-def test_joint_zssr_shows_both_stages_and_reports_them_in_json(tmp_path, degraded_pair):
+@pytest.mark.parametrize(("method", "first_stage"), [("joint-zssr", "joint x4: kernel"), ("x2-zssr", "x2 run: kernel")])
+def test_zssr_methods_show_both_stages_and_report_them_in_json(tmp_path, degraded_pair, method, first_stage):
     lr = degraded_pair / "lr" / "coffee.png"
-    args = ("--x4-method", "joint-zssr", "--gt", degraded_pair / "hr" / "coffee.png", "--json", tmp_path / "s.json")
+    args = ("--x4-method", method, "--gt", degraded_pair / "hr" / "coffee.png", "--json", tmp_path / "s.json")
     result = srx(lr, "--scale", "4", "--iters", "6", *args, "--out", tmp_path / "o", "--tile", "24")
     assert result.exit_code == 0, (result.stderr, result.exception)
-    for stage in ("stage 1/2 (joint x4: kernel)", "stage 2/2 (ZSSR-style x4 upsampler)"):
+    for stage in (f"stage 1/2 ({first_stage})", "stage 2/2 (ZSSR-style x4 upsampler)"):
         assert f"training coffee.png · {stage}" in result.stderr
     sr = read_image(tmp_path / "o" / "coffee_x4.png")
     assert (sr.width, sr.height) == (352, 344)
@@ -109,7 +110,7 @@ def test_joint_zssr_shows_both_stages_and_reports_them_in_json(tmp_path, degrade
         "--iters",
         "6",
         "--x4-method",
-        "joint-zssr",
+        method,
         "--tile",
         "0",
         "--quiet",

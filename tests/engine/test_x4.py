@@ -10,9 +10,11 @@ import pytest
 import torch
 from scipy.io import loadmat
 
+from dualsr_cli.engine.zero_shot import zssr_x4
 from dualsr_cli.engine.zero_shot.config import X4_METHODS, ZeroShotConfig
 from dualsr_cli.engine.zero_shot.joint_x4 import JointX4Trainer
 from dualsr_cli.engine.zero_shot.pipeline import zero_shot_image
+from dualsr_cli.engine.zero_shot.zssr_x4 import son_of
 from dualsr_cli.image_io import read_image, write_image
 from dualsr_cli.ops.kernels import (
     anisotropic_gaussian_kernel,
@@ -117,6 +119,21 @@ def test_twice_is_srx_x2_run_on_its_own_x2_output(tmp_path, lr_photo):
     k1, k2 = loadmat(first.kernel_mat)["Kernel"], loadmat(second.kernel_mat)["Kernel"]
     np.testing.assert_allclose(loadmat(twice.kernel_mat)["Kernel"], kernelgan_x4_kernel(k2, k1), rtol=1e-5, atol=1e-7)
     assert [s["train_seconds"] > 0 for s in twice.stages] == [True, True]
+
+
+def test_x2_zssr_kernel_is_the_x2_runs_kernel_composed_and_its_son_uses_it_normalised(tmp_path, lr_photo, monkeypatch):
+    """Stage 1 is exactly ``srx zero-shot --scale 2``'s training; stage 2's son sees that kernel with sum 1."""
+    x2 = zero_shot_image(lr_photo, tmp_path / "x2" / "coffee_small_x2.png", ZeroShotConfig(iters=2))
+    k2 = loadmat(x2.kernel_mat)["Kernel"]
+    seen = []
+    monkeypatch.setattr(zssr_x4, "son_of", lambda image, kernel: seen.append(kernel) or son_of(image, kernel))
+    x4 = zero_shot_image(
+        lr_photo, tmp_path / "x4" / "coffee_small_x4.png", ZeroShotConfig(scale=4, x4_method="x2-zssr", iters=2)
+    )
+    np.testing.assert_allclose(loadmat(x4.kernel_mat)["Kernel"], kernelgan_x4_kernel(k2), rtol=1e-5, atol=1e-7)
+    assert len(seen) == 8 and all(kernel.sum() == pytest.approx(1.0) for kernel in seen)
+    np.testing.assert_allclose(seen[0], k2 / k2.sum(), rtol=1e-5, atol=1e-7)
+    assert x4.stages[0]["kernel_x2_sum"] == pytest.approx(float(k2.sum()), rel=1e-5)
 
 
 def test_x4_gray_16bit_and_alpha_keep_their_form(tmp_path):

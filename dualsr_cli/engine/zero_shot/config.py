@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     import torch
 
 SCALES = (2, 4)
-X4Method = Literal["twice", "joint", "joint-zssr"]
-X4_METHODS: tuple[X4Method, ...] = ("twice", "joint", "joint-zssr")
+X4Method = Literal["twice", "joint", "joint-zssr", "x2-zssr"]
+X4_METHODS: tuple[X4Method, ...] = ("twice", "joint", "joint-zssr", "x2-zssr")
 # joint-zssr: on coffee at 3000 iterations 25.70 dB, +0.95 over joint (24.75) and +1.65 over twice (24.05),
 # still 0.28 below bicubic, at ~2x the x2 run's time (benchmarks/zero_shot_quality.py --scale 4; README "x4")
 DEFAULT_X4_METHOD: X4Method = "joint-zssr"
@@ -38,7 +38,7 @@ TRAINING_BORDER = 10
 # 64..128 px crops of the input (its LR crops are a quarter of that, 16..32 px).
 MIN_IMAGE_SIDE = MIN_HR_CROP + 2 * TRAINING_BORDER
 MAX_INPUT_MEGAPIXELS = 40.0
-# joint-zssr's second stage (zssr_x4.py): ZSSR-style G_UP training on the image and its learned-kernel
+# The second stage of joint-zssr and x2-zssr (zssr_x4.py): ZSSR-style G_UP training on the image and its learned-kernel
 # downscale, for a third of the joint run's iterations (1000 at the default 3000), 4 crop pairs per step
 ZSSR_ITERS_DIVISOR = 3
 ZSSR_BATCH = 4
@@ -70,8 +70,9 @@ class ZeroShotConfig:
     """One DualSR run per image: scale, schedule length, loss weights, optimiser and runtime settings.
 
     ``scale=4`` runs ``x4_method``: ``joint`` (one run with an x4 upsampler and G_DN's kernel applied twice),
-    ``joint-zssr`` (that run, then a fresh x4 G_UP trained ZSSR-style with its kernel) or ``twice`` (DualSR
-    x2, then a fresh DualSR x2 on its result); ``x4_method`` is ignored at x2.
+    ``joint-zssr`` (that run, then a fresh x4 G_UP trained ZSSR-style with its kernel), ``x2-zssr`` (a DualSR
+    x2 run for its kernel only, then that ZSSR-style stage) or ``twice`` (DualSR x2, then a fresh DualSR x2
+    on its result); ``x4_method`` is ignored at x2.
     """
 
     scale: int = 2
@@ -113,7 +114,7 @@ class ZeroShotConfig:
 
     @property
     def zssr_iters(self) -> int:
-        """Iterations of joint-zssr's second stage."""
+        """Iterations of the ZSSR-style second stage of joint-zssr and x2-zssr."""
         return max(1, self.iters // ZSSR_ITERS_DIVISOR)
 
     def to_dict(self) -> dict:

@@ -101,6 +101,14 @@ class CropSampler:
         return hr.float(), lr.float(), lr_bicubic.float()
 
 
+def upsampler_tile_size(config: ZeroShotConfig, device: torch.device, scale: int) -> int:
+    """``--tile``, or the largest LR tile whose G_UP pass fits the device's memory."""
+    if config.tile is not None:
+        return config.tile
+    # the output holds scale² HR pixels per LR pixel: 4 at x2, 16 at x4
+    return auto_tile_size(device, UPSAMPLER_BYTES_PER_LR_PIXEL * (scale // 2) ** 2)
+
+
 class DualSRTrainer:
     """Trains G_UP, G_DN and D_DN on one image; then ``upscale`` the image and read ``kernel``.
 
@@ -267,10 +275,7 @@ class DualSRTrainer:
         return kernel.float().cpu().numpy()
 
     def tile_size(self) -> int:
-        if self.config.tile is not None:
-            return self.config.tile
-        # the output holds SCALE² HR pixels per LR pixel: 4 at x2, 16 at x4
-        return auto_tile_size(self.device, UPSAMPLER_BYTES_PER_LR_PIXEL * (self.SCALE // 2) ** 2)
+        return upsampler_tile_size(self.config, self.device, self.SCALE)
 
     @torch.inference_mode()
     def upscale(self, image: torch.Tensor, on_tile: Callable[[int, int], None] | None = None) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Stage 2 of ``--x4-method joint-zssr``: a fresh x4 G_UP trained ZSSR-style with the joint run's kernel.
+"""Stage 2 of ``--x4-method joint-zssr`` and ``x2-zssr``: a fresh x4 G_UP trained ZSSR-style with a learned kernel.
 
 The joint run estimates the degradation well on large photos (kernel L2 0.012 on the bundled RealSR
 photo) but its G_UP, trained through the GAN cycle on 32 px LR crops, stays below bicubic. ZSSR (Shocher
@@ -6,8 +6,9 @@ et al., CVPR 2018) fed with a KernelGAN kernel is the route behind KernelGAN's x
 whole image with the estimated kernel (the "son") and train the upsampler to map son crops back to the
 image. srx keeps DualSR's x4 G_UP architecture and changes only what it is trained on:
 
-- son = the input (cropped to a multiple of 4) correlated with the learned 13x13 x2 kernel, every 2nd pixel
-  kept, twice (reflect borders): the same x4 degradation the joint run's G_DN applies, on the whole image;
+- son = the input (cropped to a multiple of 4) correlated with the learned 13x13 x2 kernel (the joint run's,
+  or ``x2-zssr``'s x2 run's), every 2nd pixel kept, twice (reflect borders): the x4 degradation that kernel
+  composed with itself describes, which is how KernelGAN builds its x4 kernel, on the whole image;
 - pairs: a random son crop of ``HR_CROP / 4`` px (smaller for small images) and the input crop 4x its
   size at the aligned position, drawn from one of the 8 flips/rotations of the input, each degraded on its
   own (8 sons). Transforming the image *before* degrading keeps the kernel's orientation in every pair;
@@ -28,8 +29,9 @@ import torch
 
 from ...archs.dualsr import UpsamplerG, build_dualsr_networks
 from ...ops.kernels import blur_and_subsample_twice
+from ...ops.tiling import upscale_tiled
 from .config import HR_CROP, ZSSR_BATCH, ZSSR_LR, ZeroShotConfig
-from .trainer import StepLosses
+from .trainer import UPSAMPLER_TILE_PAD, StepLosses, upsampler_tile_size
 
 SCALE = 4
 STAGE = "ZSSR-style x4 upsampler"  # its name in progress and in --json
@@ -72,6 +74,7 @@ class ZSSRUpsamplerTrainer:
 
     def __init__(self, image: np.ndarray, kernel: np.ndarray, config: ZeroShotConfig, device: torch.device) -> None:
         self.config = config
+        self.device = device
         father, son = son_of(image, kernel)
         self.father = self._tensor(father, device)
         self.sons = [self._tensor(son, device)]  # sons[which]: dihedral(father, which), then degraded
@@ -141,6 +144,21 @@ class ZSSRUpsamplerTrainer:
                     on_step(self.iteration, self._as_step_losses(loss, kernel_sum))
         finally:
             self.train_seconds += time.perf_counter() - start
+
+    @torch.inference_mode()
+    def upscale(self, image: torch.Tensor, on_tile: Callable[[int, int], None] | None = None) -> torch.Tensor:
+        """The trained G_UP on a full (1, 3, H, W) float32 image in [0, 1] (unclamped, on the CPU), tiled."""
+        self.g_up.eval()
+        return upscale_tiled(
+            self.g_up,
+            image,
+            scale=SCALE,
+            tile=upsampler_tile_size(self.config, self.device, SCALE),
+            pad=UPSAMPLER_TILE_PAD,
+            device=self.device,
+            channels_last=self.config.channels_last,
+            on_tile=on_tile,
+        )
 
     @staticmethod
     def _as_step_losses(loss: float, kernel_sum: float) -> StepLosses:
