@@ -5,7 +5,8 @@ a random 11x11 anisotropic Gaussian with multiplicative noise (the DIV2KRK x2 pr
 paper, fixed seed). x2: LR = HR correlated with the kernel (reflect) and subsampled by 2. x4, the way
 DIV2KRK made its x4 images: the same x2 kernel applied twice (blur, keep every 2nd pixel, blur, keep every
 2nd), which is one 31x31 composite kernel, the ground truth for the kernel error. LR is rounded to 8 bits.
-Bicubic is MATLAB ``imresize``; srx is ``zero_shot_image`` (x4: each ``--x4-method``: twice, joint, joint-zssr).
+Bicubic is MATLAB ``imresize``; srx is ``zero_shot_image`` (x4: each ``--x4-method``: twice, joint, joint-zssr,
+x2-zssr).
 Metrics: Y-PSNR / SSIM, MATLAB convention, border = scale. Per-image results are cached in OUT so an
 interrupted run resumes. x4 also reports the x2 run's time on the same input: stage 1 of ``twice`` *is*
 that x2 run (same input, settings and seed), so its training + inference time is used. Photos smaller than
@@ -21,7 +22,8 @@ PSNR (= its single run's) is reported beside the average's.
 than the scikit-image photos' 100-190 px).
 
 ``--x4-methods`` runs only some x4 methods (each is cached on its own, so a later run adds the others); the
-time ratio needs the x2 run, which is stage 1 of ``twice``: without ``twice`` it is left out.
+time ratio needs the x2 run, which is stage 1 of ``twice`` and, training only, stage 1 of ``x2-zssr``:
+without either it is left out.
 """
 
 from __future__ import annotations
@@ -188,6 +190,8 @@ def evaluate_x4(name: str, index: int, args: argparse.Namespace, out: Path) -> d
     if "twice" in record:
         first = record["twice"]["stages"][0]
         record["x2_seconds"] = first["train_seconds"] + first["inference_seconds"]
+    elif "x2-zssr" in record:  # its stage 1 is the x2 run's training (the x2 inference, seconds, is skipped)
+        record["x2_seconds"] = record["x2-zssr"]["stages"][0]["train_seconds"]
     return record
 
 
@@ -201,7 +205,7 @@ def report_x4(records: list[dict], args: argparse.Namespace) -> None:
         f"twice, seed {args.seed}); Y-PSNR [dB] / SSIM, MATLAB convention, border 4; minutes per image; "
         "time ratio = method time / x2 run time on the same input"
     )
-    timed = all("x2_seconds" in r for r in done)  # the x2 reference time comes from twice's first stage
+    timed = all("x2_seconds" in r for r in done)  # the x2 run's time: stage 1 of twice or of x2-zssr
     columns = [("image", 16), ("LR size", 9), ("bicubic", 15)]
     for method in args.x4_methods:
         columns += [(method, 15), ("gain", 6), ("kernel L2", 9), ("min", 5)] + ([("ratio", 5)] if timed else [])
@@ -237,7 +241,8 @@ def report_x4(records: list[dict], args: argparse.Namespace) -> None:
         }
     print(row("mean", "", mean))
     if timed:
-        print(f"x2 run on the same inputs: {mean['x2_seconds'] / 60:.1f} min per image (stage 1 of twice)")
+        source = "twice" if all("twice" in r for r in done) else "x2-zssr, training only"
+        print(f"x2 run on the same inputs: {mean['x2_seconds'] / 60:.1f} min per image (stage 1 of {source})")
     gains = {m: mean[m]["psnr"] - mean["bicubic_psnr"] for m in args.x4_methods}
     for method in args.x4_methods:
         print(f"mean_gain_db[{method}]={gains[method]:.3f}")
