@@ -25,9 +25,9 @@ if TYPE_CHECKING:
 SCALES = (2, 4)
 X4Method = Literal["twice", "joint", "joint-zssr", "x2-zssr"]
 X4_METHODS: tuple[X4Method, ...] = ("twice", "joint", "joint-zssr", "x2-zssr")
-# joint-zssr: on coffee at 3000 iterations 25.70 dB, +0.95 over joint (24.75) and +1.65 over twice (24.05),
-# still 0.28 below bicubic, at ~2x the x2 run's time (benchmarks/zero_shot_quality.py --scale 4; README "x4")
-DEFAULT_X4_METHOD: X4Method = "joint-zssr"
+# x2-zssr: mean +0.88 dB over bicubic on the x4 benchmark's three photos at 3000 iterations, against +0.32 for
+# joint-zssr, at 1.3-1.7x the x2 run's time (benchmarks/zero_shot_quality.py --scale 4; README "x4")
+DEFAULT_X4_METHOD: X4Method = "x2-zssr"
 
 DEFAULT_ITERS = 3000
 HR_CROP = 128
