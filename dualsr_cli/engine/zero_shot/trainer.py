@@ -109,6 +109,30 @@ def upsampler_tile_size(config: ZeroShotConfig, device: torch.device, scale: int
     return auto_tile_size(device, UPSAMPLER_BYTES_PER_LR_PIXEL * (scale // 2) ** 2)
 
 
+def upscale_with(
+    g_up: torch.nn.Module,
+    image: torch.Tensor,
+    config: ZeroShotConfig,
+    device: torch.device,
+    scale: int,
+    channels_last: bool,
+    on_tile: Callable[[int, int], None] | None = None,
+) -> torch.Tensor:
+    """A trained G_UP on a full (1, 3, H, W) image, tiled by ``upsampler_tile_size`` (unclamped, on the CPU)."""
+    g_up.eval()
+    with torch.inference_mode():
+        return upscale_tiled(
+            g_up,
+            image,
+            scale=scale,
+            tile=upsampler_tile_size(config, device, scale),
+            pad=UPSAMPLER_TILE_PAD,
+            device=device,
+            channels_last=channels_last,
+            on_tile=on_tile,
+        )
+
+
 class DualSRTrainer:
     """Trains G_UP, G_DN and D_DN on one image; then ``upscale`` the image and read ``kernel``.
 
@@ -280,17 +304,7 @@ class DualSRTrainer:
     @torch.inference_mode()
     def upscale(self, image: torch.Tensor, on_tile: Callable[[int, int], None] | None = None) -> torch.Tensor:
         """G_UP on a full (1, 3, H, W) float32 image in [0, 1] (unclamped output, on the CPU), tiled."""
-        self.g_up.eval()
-        return upscale_tiled(
-            self.g_up,
-            image,
-            scale=self.SCALE,
-            tile=self.tile_size(),
-            pad=UPSAMPLER_TILE_PAD,
-            device=self.device,
-            channels_last=self.use_channels_last,
-            on_tile=on_tile,
-        )
+        return upscale_with(self.g_up, image, self.config, self.device, self.SCALE, self.use_channels_last, on_tile)
 
     @torch.inference_mode()
     def downscale(self, image: torch.Tensor) -> torch.Tensor:

@@ -29,9 +29,8 @@ import torch
 
 from ...archs.dualsr import UpsamplerG, build_dualsr_networks
 from ...ops.kernels import blur_and_subsample_twice
-from ...ops.tiling import upscale_tiled
 from .config import HR_CROP, ZSSR_BATCH, ZSSR_LR, ZeroShotConfig
-from .trainer import UPSAMPLER_TILE_PAD, StepLosses, upsampler_tile_size
+from .trainer import StepLosses, upscale_with
 
 SCALE = 4
 STAGE = "ZSSR-style x4 upsampler"  # its name in progress and in --json
@@ -145,20 +144,9 @@ class ZSSRUpsamplerTrainer:
         finally:
             self.train_seconds += time.perf_counter() - start
 
-    @torch.inference_mode()
     def upscale(self, image: torch.Tensor, on_tile: Callable[[int, int], None] | None = None) -> torch.Tensor:
         """The trained G_UP on a full (1, 3, H, W) float32 image in [0, 1] (unclamped, on the CPU), tiled."""
-        self.g_up.eval()
-        return upscale_tiled(
-            self.g_up,
-            image,
-            scale=SCALE,
-            tile=upsampler_tile_size(self.config, self.device, SCALE),
-            pad=UPSAMPLER_TILE_PAD,
-            device=self.device,
-            channels_last=self.config.channels_last,
-            on_tile=on_tile,
-        )
+        return upscale_with(self.g_up, image, self.config, self.device, SCALE, self.config.channels_last, on_tile)
 
     @staticmethod
     def _as_step_losses(loss: float, kernel_sum: float) -> StepLosses:
