@@ -301,7 +301,6 @@ class DualSRTrainer:
     def tile_size(self) -> int:
         return upsampler_tile_size(self.config, self.device, self.SCALE)
 
-    @torch.inference_mode()
     def upscale(self, image: torch.Tensor, on_tile: Callable[[int, int], None] | None = None) -> torch.Tensor:
         """G_UP on a full (1, 3, H, W) float32 image in [0, 1] (unclamped output, on the CPU), tiled."""
         return upscale_with(self.g_up, image, self.config, self.device, self.SCALE, self.use_channels_last, on_tile)
