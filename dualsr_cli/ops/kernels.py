@@ -165,6 +165,22 @@ def kernelgan_x4_kernel(first: np.ndarray, second: np.ndarray | None = None) -> 
     return cropped / cropped.sum()
 
 
+def drop_negligible_taps(kernel: np.ndarray, keep: int = 40) -> np.ndarray:
+    """KernelGAN's kernel clean-up before ZSSR (``util.zeroize_negligible_val``, n=40), for a (k, k) kernel.
+
+    Subtracts 0.75 x the (``keep`` + 1)-th largest tap from every tap, clips at 0 and renormalises to sum 1:
+    the faint tails a learned kernel spreads around its core are removed, which narrows a too-wide estimate.
+    The ``keep`` + 1 largest taps survive, and so do smaller ones above 0.75x the threshold tap.
+    """
+    kernel = np.asarray(kernel, dtype=np.float64)
+    if kernel.size <= keep:
+        raise ValueError(f"a kernel of {kernel.size} taps has no taps beyond the {keep} to keep")
+    ordered = np.sort(kernel.ravel())
+    threshold = 0.75 * ordered[-keep - 1]
+    cleaned = np.clip(kernel - threshold, 0.0, None)
+    return cleaned / cleaned.sum()
+
+
 def blur_and_subsample_twice(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """DIV2KRK's x4 degradation: an x2 kernel applied twice (blur, keep every 2nd pixel, blur, keep every 2nd).
 

@@ -10,18 +10,21 @@ import pytest
 import torch
 from scipy.io import loadmat
 
+from dualsr_cli.engine.zero_shot import x4 as x4_module
 from dualsr_cli.engine.zero_shot import zssr_x4
-from dualsr_cli.engine.zero_shot.config import X4_METHODS, ZeroShotConfig
+from dualsr_cli.engine.zero_shot.config import BACK_PROJECTION_STEPS, KERNEL_KEEP_TAPS, X4_METHODS, ZeroShotConfig
 from dualsr_cli.engine.zero_shot.joint_x4 import JointX4Trainer
 from dualsr_cli.engine.zero_shot.pipeline import zero_shot_image
 from dualsr_cli.engine.zero_shot.zssr_x4 import son_of
 from dualsr_cli.image_io import read_image, write_image
+from dualsr_cli.ops.back_projection import back_project, mirror_downscale
 from dualsr_cli.ops.kernels import (
     anisotropic_gaussian_kernel,
     blur_and_subsample,
     blur_and_subsample_twice,
     compose_downscale_kernels,
     downscale_with_kernel,
+    drop_negligible_taps,
     kernelgan_x4_kernel,
 )
 from tests.conftest import photo
@@ -121,19 +124,39 @@ def test_twice_is_srx_x2_run_on_its_own_x2_output(tmp_path, lr_photo):
     assert [s["train_seconds"] > 0 for s in twice.stages] == [True, True]
 
 
-def test_x2_zssr_kernel_is_the_x2_runs_kernel_composed_and_its_son_uses_it_normalised(tmp_path, lr_photo, monkeypatch):
-    """Stage 1 is exactly ``srx zero-shot --scale 2``'s training; stage 2's son sees that kernel with sum 1."""
+def test_x2_zssr_kernel_is_the_x2_runs_kernel_cleaned_and_composed_and_the_output_is_back_projected(
+    tmp_path, lr_photo, monkeypatch
+):
+    """Stage 1 is exactly ``srx zero-shot --scale 2``'s training; the son and the back-projection use its kernel
+    after KernelGAN's clean-up (sum 1), and back-projection makes the output more consistent with the input."""
     x2 = zero_shot_image(lr_photo, tmp_path / "x2" / "coffee_small_x2.png", ZeroShotConfig(iters=2))
     k2 = loadmat(x2.kernel_mat)["Kernel"]
-    seen = []
+    cleaned = drop_negligible_taps(k2, KERNEL_KEEP_TAPS)
+    seen, projected = [], []
     monkeypatch.setattr(zssr_x4, "son_of", lambda image, kernel: seen.append(kernel) or son_of(image, kernel))
+
+    def recording_back_project(sr, lr, kernel, scale, steps):
+        projected.append((sr, lr, kernel, steps, back_project(sr, lr, kernel, scale, steps)))
+        return projected[-1][-1]
+
+    monkeypatch.setattr(x4_module, "back_project", recording_back_project)
     x4 = zero_shot_image(
         lr_photo, tmp_path / "x4" / "coffee_small_x4.png", ZeroShotConfig(scale=4, x4_method="x2-zssr", iters=2)
     )
-    np.testing.assert_allclose(loadmat(x4.kernel_mat)["Kernel"], kernelgan_x4_kernel(k2), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(loadmat(x4.kernel_mat)["Kernel"], kernelgan_x4_kernel(cleaned), rtol=1e-5, atol=1e-7)
     assert len(seen) == 8 and all(kernel.sum() == pytest.approx(1.0) for kernel in seen)
-    np.testing.assert_allclose(seen[0], k2 / k2.sum(), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(seen[0], cleaned, rtol=1e-5, atol=1e-7)
+    assert np.count_nonzero(seen[0]) < seen[0].size  # the clean-up really dropped taps
     assert x4.stages[0]["kernel_x2_sum"] == pytest.approx(float(k2.sum()), rel=1e-5)
+
+    ((sr, lr, kernel, steps, refined),) = projected
+    assert steps == BACK_PROJECTION_STEPS > 0
+    np.testing.assert_allclose(kernel, kernelgan_x4_kernel(cleaned), rtol=1e-5, atol=1e-7)
+    k4 = torch.as_tensor(kernel, dtype=torch.float32)
+    inconsistency = lambda image: float((lr - mirror_downscale(image, k4, 4)).abs().mean())  # noqa: E731
+    assert inconsistency(refined) < inconsistency(sr.clamp(0, 1))
+    written = read_image(x4.output).rgb_float64()
+    np.testing.assert_allclose(written, refined[0].permute(1, 2, 0).numpy(), atol=0.5 / 255 + 1e-6)
 
 
 def test_x4_gray_16bit_and_alpha_keep_their_form(tmp_path):

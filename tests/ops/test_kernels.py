@@ -13,6 +13,7 @@ from dualsr_cli.ops.kernels import (
     boundary_penalty_mask,
     centre_of_mass,
     composed_kernel,
+    drop_negligible_taps,
     shift_kernel,
 )
 
@@ -85,3 +86,59 @@ def test_shift_kernel_moves_centre_of_mass_to_matlab_alignment():
     shifted = shift_kernel(k, 2)
     r, c = centre_of_mass(shifted)
     assert r == pytest.approx(6.5, abs=0.02) and c == pytest.approx(6.5, abs=0.02)
+
+
+def _blurry_kernel_with_tails(seed: int = 0) -> np.ndarray:
+    """A 13x13 learned-looking kernel: a Gaussian core plus small positive and negative noise everywhere."""
+    rng = np.random.default_rng(seed)
+    z = np.arange(13) - 6.0
+    core = np.exp(-(z[:, None] ** 2 / 3.0 + z[None, :] ** 2 / 1.5))
+    kernel = core / core.sum() + 2e-4 * rng.standard_normal((13, 13))
+    return kernel / kernel.sum()
+
+
+def test_drop_negligible_taps_keeps_shape_sums_to_one_and_is_non_negative():
+    cleaned = drop_negligible_taps(_blurry_kernel_with_tails())
+    assert cleaned.shape == (13, 13)
+    assert cleaned.sum() == pytest.approx(1.0, abs=1e-12)
+    assert cleaned.min() >= 0.0
+
+
+def test_drop_negligible_taps_zeroes_every_tap_below_three_quarters_of_the_41st_largest():
+    kernel = _blurry_kernel_with_tails()
+    threshold = 0.75 * np.sort(kernel.ravel())[-41]
+    cleaned = drop_negligible_taps(kernel, keep=40)
+    assert np.all(cleaned[kernel <= threshold] == 0.0)
+    assert np.all(cleaned[kernel > threshold] > 0.0)
+    assert np.count_nonzero(cleaned) >= 41
+    assert np.count_nonzero(cleaned) < kernel.size  # the tails are really gone
+
+
+def test_drop_negligible_taps_keeps_the_order_of_the_surviving_taps():
+    kernel = _blurry_kernel_with_tails(seed=1)
+    cleaned = drop_negligible_taps(kernel)
+    kept = cleaned > 0
+    order_before = np.argsort(kernel[kept], kind="stable")
+    order_after = np.argsort(cleaned[kept], kind="stable")
+    np.testing.assert_array_equal(order_before, order_after)
+    # the survivors are shifted by one constant, then rescaled: an affine map of the original taps
+    slope = np.polyfit(kernel[kept], cleaned[kept], 1)[0]
+    np.testing.assert_allclose(cleaned[kept], slope * (kernel[kept] - 0.75 * np.sort(kernel.ravel())[-41]))
+
+
+def test_drop_negligible_taps_leaves_a_delta_and_narrows_a_wide_kernel():
+    delta = np.zeros((13, 13))
+    delta[6, 6] = 1.0
+    np.testing.assert_array_equal(drop_negligible_taps(delta), delta)
+    wide = _blurry_kernel_with_tails()
+    z = np.arange(13) - 6.0
+
+    def variance(k: np.ndarray) -> float:
+        return float((k * (z[:, None] ** 2 + z[None, :] ** 2)).sum())
+
+    assert variance(drop_negligible_taps(wide)) < variance(wide)
+
+
+def test_drop_negligible_taps_refuses_a_kernel_with_no_taps_to_drop():
+    with pytest.raises(ValueError, match="no taps beyond"):
+        drop_negligible_taps(np.ones((5, 5)) / 25.0, keep=40)

@@ -25,8 +25,8 @@ if TYPE_CHECKING:
 SCALES = (2, 4)
 X4Method = Literal["twice", "joint", "joint-zssr", "x2-zssr"]
 X4_METHODS: tuple[X4Method, ...] = ("twice", "joint", "joint-zssr", "x2-zssr")
-# x2-zssr: mean +0.88 dB over bicubic on the x4 benchmark's three photos at 3000 iterations, against +0.32 for
-# joint-zssr, at 1.3-1.7x the x2 run's time (benchmarks/zero_shot_quality.py --scale 4; README "x4")
+# x2-zssr: measured best on the x4 benchmark's three photos at 3000 iterations (benchmarks/zero_shot_quality.py
+# --scale 4; the figures and the time against the x2 run are in README "x4")
 DEFAULT_X4_METHOD: X4Method = "x2-zssr"
 
 DEFAULT_ITERS = 3000
@@ -43,6 +43,11 @@ MAX_INPUT_MEGAPIXELS = 40.0
 ZSSR_ITERS_DIVISOR = 3
 ZSSR_BATCH = 4
 ZSSR_LR = 1e-3
+# x2-zssr follows KernelGAN+ZSSR on DIV2KRK around that stage: the x2 kernel's negligible taps are dropped
+# before it is composed (KernelGAN's n_filtering = 40), and the x4 output is back-projected with the x4
+# kernel (ZSSR's back-projection; KernelGAN's ZSSR config runs 2 + 2 steps, srx 2: see README "x4")
+KERNEL_KEEP_TAPS = 40
+BACK_PROJECTION_STEPS = 2
 
 
 @dataclass(frozen=True)
