@@ -64,10 +64,22 @@ def zero_shot(
             "--x4-method",
             help="How --scale 4 trains: 'joint' (one run with an x4 upsampler and the x2 kernel applied twice; "
             "about the x2 time), 'joint-zssr' (that run, then a fresh x4 upsampler trained ZSSR-style on the "
-            "image downscaled with its kernel), 'x2-zssr' (a DualSR x2 run for the kernel only, composed for x4 "
-            "as KernelGAN does, then that ZSSR-style upsampler) or 'twice' (DualSR x2, then a fresh DualSR x2 "
-            "on its result; 2x or more). "
+            "image downscaled with its kernel), 'x2-zssr' (a DualSR x2 run for the kernel only, cleaned and composed "
+            "for x4 as KernelGAN does, then that ZSSR-style upsampler and ZSSR's back-projection) or 'twice' "
+            "(DualSR x2, then a fresh DualSR x2 on its result; 2x or more). "
             f"[default: {DEFAULT_X4_METHOD}]",
+            rich_help_panel="Training",
+            show_default=False,
+        ),
+    ] = None,
+    back_projection: Annotated[
+        int | None,
+        typer.Option(
+            "--back-projection",
+            metavar="STEPS",
+            help="Back-projection steps that finish --x4-method x2-zssr, with its x4 kernel (ZSSR's last step). "
+            "0 for noisy photos: it would sharpen the noise. "
+            f"[default: {DEFAULTS.back_projection_steps}]",
             rich_help_panel="Training",
             show_default=False,
         ),
@@ -190,6 +202,10 @@ def zero_shot(
         if x4_method is not None and scale != 4:
             raise ConfigError("--x4-method applies to --scale 4 only")
         method = {} if x4_method is None else {"x4_method": x4_method.strip().lower()}
+        if back_projection is not None:
+            if scale != 4 or method.get("x4_method", DEFAULTS.x4_method) != "x2-zssr":
+                raise ConfigError("--back-projection applies to --scale 4 with --x4-method x2-zssr only")
+            method["back_projection_steps"] = back_projection
         config = ZeroShotConfig(
             scale=scale,
             **method,

@@ -13,7 +13,12 @@ from typer.testing import CliRunner
 
 from dualsr_cli.cli import app
 from dualsr_cli.image_io import read_image, write_image
-from dualsr_cli.ops.kernels import anisotropic_gaussian_kernel, blur_and_subsample_twice, compose_downscale_kernels
+from dualsr_cli.ops.kernels import (
+    anisotropic_gaussian_kernel,
+    blur_and_subsample,
+    blur_and_subsample_twice,
+    compose_downscale_kernels,
+)
 from tests.conftest import file_digest, photo, run_torchrun
 
 FEW = ("--scale", "4", "--iters", "2")
@@ -122,6 +127,23 @@ def test_zssr_methods_show_both_stages_and_report_them_in_json(tmp_path, degrade
     assert np.abs(difference).max() <= 1
 
 
+def test_back_projection_steps_reach_x2_zssr_and_make_the_output_consistent_with_the_input(tmp_path, degraded_pair):
+    lr = degraded_pair / "lr" / "coffee.png"
+    for steps in (0, 4):
+        out = tmp_path / f"bp{steps}"
+        result = srx(lr, *FEW, "--x4-method", "x2-zssr", "--back-projection", steps, "--quiet", "--out", out)
+        assert result.exit_code == 0, (result.stderr, result.exception)
+    kernel = loadmat(tmp_path / "bp0" / "coffee_kernel_x4.mat")["Kernel"]
+    np.testing.assert_array_equal(kernel, loadmat(tmp_path / "bp4" / "coffee_kernel_x4.mat")["Kernel"])
+    lr_pixels = read_image(lr).rgb_float64()
+
+    def inconsistency(name: str) -> float:
+        sr = read_image(tmp_path / name / "coffee_x4.png").rgb_float64()
+        return float(np.abs(blur_and_subsample(sr, kernel, 4) - lr_pixels).mean())
+
+    assert inconsistency("bp4") < 0.8 * inconsistency("bp0")
+
+
 def test_joint_tiled_equals_untiled_and_corrected_changes_the_result(tmp_path):
     write_image(tmp_path / "in.png", photo("coffee")[60:160, 100:210] / 255.0)
     runs = {
@@ -155,6 +177,9 @@ def test_bad_input_at_x4_is_refused_before_training(tmp_path, degraded_pair):
     assert_refused(srx(tmp_path / "tiny.png", *FEW, "--out", out), "at least 84x84")
     assert_refused(srx(tmp_path / "tiny.png", "--x4-method", "joint", "--out", out), "--scale 4 only")
     assert_refused(srx(tmp_path / "tiny.png", *FEW, "--x4-method", "thrice", "--out", out), "twice, joint")
+    for args in ((*FEW, "--x4-method", "joint"), ("--iters", "2")):
+        assert_refused(srx(tmp_path / "tiny.png", *args, "--back-projection", "2", "--out", out), "x2-zssr only")
+    assert_refused(srx(tmp_path / "tiny.png", *FEW, "--back-projection", "-1", "--out", out), "--back-projection")
     lr = degraded_pair / "lr" / "coffee.png"
     # a ground truth of x2 size does not match the x4 result
     write_image(tmp_path / "gt_x2.png", photo("coffee")[:172, :176] / 255.0)

@@ -48,6 +48,7 @@ ZSSR_LR = 1e-3
 # kernel (ZSSR's back-projection; KernelGAN's ZSSR config runs 2 + 2 steps, srx 2: see README "x4")
 KERNEL_KEEP_TAPS = 40
 BACK_PROJECTION_STEPS = 2
+MAX_BACK_PROJECTION_STEPS = 20
 
 
 @dataclass(frozen=True)
@@ -77,11 +78,13 @@ class ZeroShotConfig:
     ``scale=4`` runs ``x4_method``: ``joint`` (one run with an x4 upsampler and G_DN's kernel applied twice),
     ``joint-zssr`` (that run, then a fresh x4 G_UP trained ZSSR-style with its kernel), ``x2-zssr`` (a DualSR
     x2 run for its kernel only, then that ZSSR-style stage) or ``twice`` (DualSR x2, then a fresh DualSR x2
-    on its result); ``x4_method`` is ignored at x2.
+    on its result); ``x4_method`` is ignored at x2. ``back_projection_steps`` finishes ``x2-zssr`` only (0 for
+    noisy photos, as KernelGAN's ZSSR settings for real images do: back-projection would sharpen the noise).
     """
 
     scale: int = 2
     x4_method: X4Method = DEFAULT_X4_METHOD
+    back_projection_steps: int = BACK_PROJECTION_STEPS
     iters: int = DEFAULT_ITERS
     seed: int = 0
     lambda_cycle: float = 5.0
@@ -103,6 +106,7 @@ class ZeroShotConfig:
             raise ConfigError(f"--scale {self.scale} is not supported: DualSR zero-shot upscales x2 or x4")
         if self.x4_method not in X4_METHODS:
             raise ConfigError(f"--x4-method must be one of {', '.join(X4_METHODS)} (got '{self.x4_method}')")
+        check_int("--back-projection", self.back_projection_steps, low=0, high=MAX_BACK_PROJECTION_STEPS)
         check_iterations("--iters", self.iters)
         check_seed("--seed", self.seed)
         check_int("batch size", self.batch_size, low=1, high=MAX_BATCH)

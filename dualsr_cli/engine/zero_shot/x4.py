@@ -20,7 +20,7 @@ from ...image_io import ImageData, quantize
 from ...ops.back_projection import back_project
 from ...ops.kernels import drop_negligible_taps, kernelgan_x4_kernel
 from ..postprocess import from_network_output, to_network_input
-from .config import BACK_PROJECTION_STEPS, KERNEL_KEEP_TAPS, ZeroShotConfig
+from .config import KERNEL_KEEP_TAPS, ZeroShotConfig
 from .joint_x4 import JointX4Trainer
 from .pipeline import Hooks, SuperResolved
 from .trainer import DualSRTrainer
@@ -191,7 +191,7 @@ def super_resolve_x2_zssr(
     refiner = _zssr_stage(rgb, kernel, float(learned.sum()), config, device, hooks, name, STAGES_X2_ZSSR)
     start = time.perf_counter()
     upscaled = refiner.upscale(pixels, on_tile=hooks.on_inference)
-    upscaled = back_project(upscaled, pixels, kernelgan_x4_kernel(kernel), 4, BACK_PROJECTION_STEPS)
+    upscaled = back_project(upscaled, pixels, kernelgan_x4_kernel(kernel), 4, config.back_projection_steps)
     inference_seconds = time.perf_counter() - start
     color, alpha = from_network_output(upscaled, image)
 
