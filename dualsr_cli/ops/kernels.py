@@ -170,7 +170,7 @@ def drop_negligible_taps(kernel: np.ndarray, keep: int = 40) -> np.ndarray:
 
     Subtracts 0.75 x the (``keep`` + 1)-th largest tap from every tap, clips at 0 and renormalises to sum 1:
     the faint tails a learned kernel spreads around its core are removed, which narrows a too-wide estimate.
-    The ``keep`` + 1 largest taps survive, and so do smaller ones above 0.75x the threshold tap.
+    Every tap above that value survives: the ``keep`` + 1 largest, and any smaller ones within 0.75x of them.
     """
     kernel = np.asarray(kernel, dtype=np.float64)
     if kernel.size <= keep:
