@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from .kernels import downscale_with_kernel
 from .resize import imresize
 
 
@@ -34,13 +34,10 @@ def mirror_downscale(image: torch.Tensor, kernel: torch.Tensor, scale: int) -> t
     Correlates every channel with an odd square (k, k) kernel centred at k // 2, mirror borders, and keeps
     every ``scale``-th sample from index 0; only the kept samples are computed.
     """
-    n, c, h, w = image.shape
     size = kernel.shape[-1]
     if size % 2 == 0 or kernel.shape[-2] != size:
         raise ValueError(f"mirror_downscale needs an odd square kernel (got {tuple(kernel.shape)})")
-    folded = mirror_pad(image.reshape(n * c, 1, h, w), size // 2)
-    out = F.conv2d(folded, kernel[None, None].to(image), stride=scale)
-    return out.reshape(n, c, out.shape[-2], out.shape[-1])
+    return downscale_with_kernel(mirror_pad(image, size // 2), kernel.to(image.device), stride=scale)
 
 
 def back_project(

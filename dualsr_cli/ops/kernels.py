@@ -165,8 +165,8 @@ def kernelgan_x4_kernel(first: np.ndarray, second: np.ndarray | None = None) -> 
     return cropped / cropped.sum()
 
 
-def drop_negligible_taps(kernel: np.ndarray, keep: int = 40) -> np.ndarray:
-    """KernelGAN's kernel clean-up before ZSSR (``util.zeroize_negligible_val``, n=40), for a (k, k) kernel.
+def drop_negligible_taps(kernel: np.ndarray, keep: int) -> np.ndarray:
+    """KernelGAN's kernel clean-up before ZSSR (``util.zeroize_negligible_val``; KernelGAN keeps 40), for (k, k).
 
     Subtracts 0.75 x the (``keep`` + 1)-th largest tap from every tap, clips at 0 and renormalises to sum 1:
     the faint tails a learned kernel spreads around its core are removed, which narrows a too-wide estimate.

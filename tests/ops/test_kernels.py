@@ -98,7 +98,7 @@ def _blurry_kernel_with_tails(seed: int = 0) -> np.ndarray:
 
 
 def test_drop_negligible_taps_keeps_shape_sums_to_one_and_is_non_negative():
-    cleaned = drop_negligible_taps(_blurry_kernel_with_tails())
+    cleaned = drop_negligible_taps(_blurry_kernel_with_tails(), keep=40)
     assert cleaned.shape == (13, 13)
     assert cleaned.sum() == pytest.approx(1.0, abs=1e-12)
     assert cleaned.min() >= 0.0
@@ -116,7 +116,7 @@ def test_drop_negligible_taps_zeroes_every_tap_below_three_quarters_of_the_41st_
 
 def test_drop_negligible_taps_keeps_the_order_of_the_surviving_taps():
     kernel = _blurry_kernel_with_tails(seed=1)
-    cleaned = drop_negligible_taps(kernel)
+    cleaned = drop_negligible_taps(kernel, keep=40)
     kept = cleaned > 0
     order_before = np.argsort(kernel[kept], kind="stable")
     order_after = np.argsort(cleaned[kept], kind="stable")
@@ -129,14 +129,14 @@ def test_drop_negligible_taps_keeps_the_order_of_the_surviving_taps():
 def test_drop_negligible_taps_leaves_a_delta_and_narrows_a_wide_kernel():
     delta = np.zeros((13, 13))
     delta[6, 6] = 1.0
-    np.testing.assert_array_equal(drop_negligible_taps(delta), delta)
+    np.testing.assert_array_equal(drop_negligible_taps(delta, keep=40), delta)
     wide = _blurry_kernel_with_tails()
     z = np.arange(13) - 6.0
 
     def variance(k: np.ndarray) -> float:
         return float((k * (z[:, None] ** 2 + z[None, :] ** 2)).sum())
 
-    assert variance(drop_negligible_taps(wide)) < variance(wide)
+    assert variance(drop_negligible_taps(wide, keep=40)) < variance(wide)
 
 
 def test_drop_negligible_taps_refuses_a_kernel_with_no_taps_to_drop():
