@@ -81,7 +81,7 @@ class Bicubic:
 
 class DualSRMethod:
     """srx's zero-shot DualSR engine, trained per image (options: iters, seed, corrected, lambdas;
-    x4=twice|joint|joint-zssr|x2-zssr; batch, ensemble).
+    x4=twice|joint|joint-zssr|x2-zssr; back_projection for x2-zssr; batch, ensemble).
 
     Runs at the dataset's scale (x2 or x4); ``x4`` picks the x4 method and is refused at x2. ``batch=N`` trains
     the next N images of the run together (lockstep, each its own networks and seed); the runner announces the
@@ -96,6 +96,7 @@ class DualSRMethod:
         "lambda_cycle": float,
         "lambda_interp": float,
         "x4": str,
+        "back_projection": int,
         "batch": int,
         "ensemble": int,
     }
@@ -107,16 +108,21 @@ class DualSRMethod:
             raise ConfigError(
                 f"method 'dualsr' upscales x2 or x4; the dataset is evaluated at x{context.scale} (use --scale 2 or 4)"
             )
-        from ..engine.zero_shot.config import BatchSettings
+        from ..engine.zero_shot.config import DEFAULT_X4_METHOD, BatchSettings, check_back_projection_applies
 
         options = _parse_options(option_text, self.OPTIONS, "dualsr")
         if "x4" in options and context.scale != 4:
             raise ConfigError("option 'x4' of method 'dualsr' applies to x4 datasets only (use --scale 4)")
         self.key = _key("dualsr", options)
         self.batch = BatchSettings(images=int(options.get("batch", 1)), ensemble=int(options.get("ensemble", 1)))
-        settings = {k: v for k, v in options.items() if k not in ("corrected", "x4", "batch", "ensemble")}
+        renamed = ("corrected", "x4", "back_projection", "batch", "ensemble")
+        settings = {k: v for k, v in options.items() if k not in renamed}
         if "x4" in options:
             settings["x4_method"] = str(options["x4"]).strip().lower()
+        if "back_projection" in options:
+            x4_method = str(settings.get("x4_method", DEFAULT_X4_METHOD))
+            check_back_projection_applies(context.scale, x4_method, "option 'back_projection' of method 'dualsr'")
+            settings["back_projection_steps"] = options["back_projection"]
         config = ZeroShotConfig(scale=context.scale, device=context.device, tile=context.tile, **settings)
         if options.get("corrected"):
             config = replace(config, quirks=OfficialQuirks.corrected())

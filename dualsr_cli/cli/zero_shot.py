@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from .._version import __version__
-from ..engine.zero_shot.config import DEFAULT_X4_METHOD, BatchSettings, ZeroShotConfig
+from ..engine.zero_shot.config import DEFAULT_X4_METHOD, BatchSettings, ZeroShotConfig, check_back_projection_applies
 from ..errors import ConfigError
 from ._common import (
     DeviceOption,
@@ -203,8 +203,7 @@ def zero_shot(
             raise ConfigError("--x4-method applies to --scale 4 only")
         method = {} if x4_method is None else {"x4_method": x4_method.strip().lower()}
         if back_projection is not None:
-            if scale != 4 or method.get("x4_method", DEFAULTS.x4_method) != "x2-zssr":
-                raise ConfigError("--back-projection applies to --scale 4 with --x4-method x2-zssr only")
+            check_back_projection_applies(scale, method.get("x4_method", DEFAULTS.x4_method))
             method["back_projection_steps"] = back_projection
         config = ZeroShotConfig(
             scale=scale,

@@ -85,3 +85,16 @@ def test_x4_method_option_is_validated():
         build_method("dualsr:x4=twice", MethodContext(scale=2))
     with pytest.raises(ConfigError, match="twice, joint"):
         build_method("dualsr:x4=thrice", context)
+
+
+def test_back_projection_option_reaches_x2_zssr_and_is_refused_elsewhere():
+    context = MethodContext(scale=4)
+    assert build_method("dualsr:back_projection=0", context).config.back_projection_steps == 0
+    method = build_method("dualsr:x4=x2-zssr,back_projection=5", context)
+    assert method.config.back_projection_steps == 5 and method.key == "dualsr:back_projection=5,x4=x2-zssr"
+    with pytest.raises(ConfigError, match="x4 method x2-zssr only"):
+        build_method("dualsr:x4=joint,back_projection=2", context)
+    with pytest.raises(ConfigError, match="x4 method x2-zssr only"):
+        build_method("dualsr:back_projection=2", MethodContext(scale=2))
+    with pytest.raises(ConfigError, match="--back-projection"):
+        build_method("dualsr:back_projection=-1", context)

@@ -71,6 +71,15 @@ class OfficialQuirks:
         return [name for name, on in asdict(self).items() if on]
 
 
+def check_back_projection_applies(scale: int, x4_method: str, flag: str = "--back-projection") -> None:
+    """Refuse a back-projection step count where no back-projection runs, so that it is not silently ignored.
+
+    Only called when the user set the count: the config's default applies to every run and is unused by most.
+    """
+    if scale != 4 or x4_method != "x2-zssr":
+        raise ConfigError(f"{flag} applies to --scale 4 with the x4 method x2-zssr only")
+
+
 @dataclass(frozen=True)
 class ZeroShotConfig:
     """One DualSR run per image: scale, schedule length, loss weights, optimiser and runtime settings.
