@@ -37,7 +37,7 @@ import numpy as np
 from scipy.io import savemat
 
 from dualsr_cli.engine.zero_shot.config import MIN_IMAGE_SIDE, X4_METHODS, ZeroShotConfig
-from dualsr_cli.engine.zero_shot.pipeline import zero_shot_image
+from dualsr_cli.engine.zero_shot.pipeline import Hooks, zero_shot_image
 from dualsr_cli.image_io import quantize, write_image
 from dualsr_cli.metrics.psnr import psnr_y
 from dualsr_cli.metrics.ssim import ssim_y
@@ -50,6 +50,28 @@ from dualsr_cli.ops.kernels import (
 from dualsr_cli.ops.resize import imresize
 
 DEFAULT_IMAGES = ("astronaut", "chelsea", "motorcycle_left", "coffee")
+PROGRESS_EVERY = 250  # iterations between progress lines: a paper-settings ensemble trains for hours
+
+
+def progress_hooks() -> Hooks:
+    """Print each training stage's progress with a time estimate, so that a long run shows it is alive."""
+    stage: dict[str, object] = {}
+
+    def on_start(label: str, iterations: int) -> None:
+        stage.update(label=label, iterations=iterations, start=time.perf_counter())
+
+    def on_step(iteration: int, _losses: object) -> None:
+        done = iteration  # the trainers count the step just taken
+        if done % PROGRESS_EVERY and done != stage["iterations"]:
+            return
+        elapsed = time.perf_counter() - float(stage["start"])
+        left = elapsed / done * (int(stage["iterations"]) - done)
+        print(
+            f"  {stage['label']}: {done}/{stage['iterations']} it, {elapsed / 60:.1f} min, ~{left / 60:.0f} min left",
+            flush=True,
+        )
+
+    return Hooks(on_start=on_start, on_step=on_step)
 
 
 def load_photo(name: str, multiple: int = 2) -> np.ndarray:
@@ -103,10 +125,15 @@ def evaluate(name: str, index: int, args: argparse.Namespace, out: Path) -> dict
         from dualsr_cli.engine.zero_shot.config import BatchSettings
 
         job = BatchJob(lr_path, out / f"{label_of(name)}_x2{suffix}.png", hr_path, kernel_path)
-        result = zero_shot_batch([job], config, BatchSettings(ensemble=args.ensemble))[0]
+        result = zero_shot_batch([job], config, BatchSettings(ensemble=args.ensemble), hooks=progress_hooks())[0]
     else:
         result = zero_shot_image(
-            lr_path, out / f"{label_of(name)}_x2.png", config, gt_path=hr_path, gt_kernel_path=kernel_path
+            lr_path,
+            out / f"{label_of(name)}_x2.png",
+            config,
+            gt_path=hr_path,
+            gt_kernel_path=kernel_path,
+            hooks=progress_hooks(),
         )
     record = {
         "image": label_of(name),
@@ -171,6 +198,7 @@ def evaluate_x4(name: str, index: int, args: argparse.Namespace, out: Path) -> d
             ZeroShotConfig(scale=4, x4_method=method, iters=args.iters, device=args.device),
             gt_path=hr_path,
             gt_kernel_path=kernel_path,
+            hooks=progress_hooks(),
         )
         entry = {
             "psnr": result.metrics["psnr_y"],
