@@ -55,21 +55,18 @@ PROGRESS_EVERY = 250  # iterations between progress lines: a paper-settings ense
 
 def progress_hooks() -> Hooks:
     """Print each training stage's progress with a time estimate, so that a long run shows it is alive."""
-    stage: dict[str, object] = {}
+    label, total, start = "", 0, 0.0
 
-    def on_start(label: str, iterations: int) -> None:
-        stage.update(label=label, iterations=iterations, start=time.perf_counter())
+    def on_start(stage: str, iterations: int) -> None:
+        nonlocal label, total, start
+        label, total, start = stage, iterations, time.perf_counter()
 
-    def on_step(iteration: int, _losses: object) -> None:
-        done = iteration  # the trainers count the step just taken
-        if done % PROGRESS_EVERY and done != stage["iterations"]:
+    def on_step(done: int, _losses: object) -> None:  # the trainers pass the count of steps taken
+        if done % PROGRESS_EVERY and done != total:
             return
-        elapsed = time.perf_counter() - float(stage["start"])
-        left = elapsed / done * (int(stage["iterations"]) - done)
-        print(
-            f"  {stage['label']}: {done}/{stage['iterations']} it, {elapsed / 60:.1f} min, ~{left / 60:.0f} min left",
-            flush=True,
-        )
+        elapsed = time.perf_counter() - start
+        left = elapsed / done * (total - done)
+        print(f"  {label}: {done}/{total} it, {elapsed / 60:.1f} min, ~{left / 60:.0f} min left", flush=True)
 
     return Hooks(on_start=on_start, on_step=on_step)
 
