@@ -162,8 +162,8 @@ def zero_shot(
         typer.Option(
             "--ensemble",
             help="Train K runs per image with seeds seed..seed+K-1 and write their average image and average "
-            "kernel (the JSON gives the kernels' spread). K=3 at paper settings: +0.30 dB over the mean "
-            "single run, +0.10 over the best, on two photos (README); K times the training time.",
+            "kernel (the JSON gives the kernels' spread). K=3 at paper settings: +0.40 dB over the mean "
+            "single run, +0.23 over the best, on the four-photo benchmark (README); K times the training time.",
             rich_help_panel="Batching and GPU",
         ),
     ] = BATCH_DEFAULTS.ensemble,
